@@ -673,7 +673,7 @@ class KeyedVectors:
                         similarity_model.append(0.0)
                         similarity_gold.append(sim)
                     else:
-                        logger.info("Skipping line #%d with OOV words: %s", line_no, line.strip())
+                        logger.debug("Skipping line #%d with OOV words: %s", line_no, line.strip())
                     continue
                 similarity_gold.append(sim)
                 va, vb = self._vectors[ok_vocab[a]], self._vectors[ok_vocab[b]]
@@ -809,6 +809,30 @@ class KeyedVectors:
             vectors = f.get_tensor("vectors")
             counts = f.get_tensor("counts") if "counts" in f.keys() else None
         return cls(vectors, json.loads(metadata["index_to_key"]), counts=counts)
+
+    # ------------------------------------------------------------------ from hfext models
+
+    @classmethod
+    def from_model(cls, model, tokenizer):
+        """The word vectors of a trained word-embedding model (its input embeddings, i.e. word2vec's v),
+        keyed by the tokenizer's words in id order; special tokens such as ``[UNK]`` are left out."""
+        weights = model.get_input_embeddings().weight.detach().float().cpu().numpy()
+        id_to_word = {index: word for word, index in tokenizer.get_vocab().items()}
+        special = set(getattr(tokenizer, "all_special_ids", []))
+        rows = [i for i in range(weights.shape[0]) if i in id_to_word and i not in special]
+        counts = getattr(model, "word_counts", None)
+        counts = counts.detach().cpu().numpy()[rows] if counts is not None else None
+        return cls(weights[rows].copy(), [id_to_word[i] for i in rows], counts=counts)
+
+    @classmethod
+    def from_pretrained(cls, model_name_or_path, **kwargs):
+        """Load a saved hfext word-embedding model (local directory or Hub id) and return its word vectors."""
+        import hfext  # noqa: F401  (registers hfext model types)
+        from transformers import AutoModel, AutoTokenizer
+
+        model = AutoModel.from_pretrained(model_name_or_path, **kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(model_name_or_path, **kwargs)
+        return cls.from_model(model, tokenizer)
 
 
 # ---------------------------------------------------------------------- word2vec format readers

@@ -24,7 +24,8 @@ class Word2VecConfig(PreTrainedConfig):
         sample: frequent-word subsampling threshold t (keep probability sqrt(t/f) + t/f, f relative).
         min_count: words rarer than this were dropped when the vocabulary was built (kept for reference).
         cbow_mean: CBOW averages the context vectors (the lecture's 1/2m) instead of summing them.
-        init_range: center vectors start uniform in ``±init_range / vector_size`` (word2vec.c: 0.5);
+        init_range: center vectors start uniform in ``±init_range / vector_size`` (gensim 4: 1.0,
+            word2vec.c: 0.5; the wider start measured better analogies on small corpora);
             context vectors start at zero, as in word2vec.c.
     """
 
@@ -39,7 +40,7 @@ class Word2VecConfig(PreTrainedConfig):
     sample: float = 1e-3  # word2vec.c's default threshold
     min_count: int = 5
     cbow_mean: bool = True  # the lecture's 1/2m average
-    init_range: float = 0.5  # word2vec.c: (rand - 0.5) / size
+    init_range: float = 1.0  # v ~ U(-r/d, r/d): gensim 4 uses 1.0, word2vec.c 0.5
     pad_token_id: int | None = None
     tie_word_embeddings: bool = False  # v and u are distinct by design
 

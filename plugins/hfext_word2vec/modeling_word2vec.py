@@ -97,7 +97,7 @@ class Word2VecPreTrainedModel(PreTrainedModel):
 
     def _init_weights(self, module):
         if module is self.center_embeddings:
-            bound = self.config.init_range / self.config.vector_size  # word2vec.c: (rand - 0.5) / size
+            bound = self.config.init_range / self.config.vector_size
             nn.init.uniform_(module.weight, -bound, bound)
         elif module is self.context_embeddings:
             nn.init.zeros_(module.weight)  # word2vec.c starts syn1 / syn1neg at zero

@@ -1,0 +1,110 @@
+"""Flags every recipe shares (named as in transformers' ``*_no_trainer.py`` examples), the Accelerator
+set-up, and saving a model directory atomically."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+
+
+def add_data_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--train_file", nargs="+", default=None, help="Text file(s), one sentence per line.")
+    group.add_argument("--dataset_name", default=None, help="A dataset on the Hugging Face Hub (or a local one).")
+    group.add_argument("--dataset_config_name", default=None, help="The dataset's configuration name.")
+    group.add_argument("--dataset_split", default="train", help="Which split to train on.")
+    group.add_argument("--text_column", default="text", help="The dataset column holding the text.")
+    group.add_argument("--streaming", action="store_true", help="Stream the dataset instead of downloading it whole.")
+
+
+def add_training_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("training")
+    group.add_argument("--output_dir", required=True, help="Where the model, checkpoints and results go.")
+    group.add_argument("--model_name_or_path", default=None, help="Continue training a saved model (path or Hub id).")
+    group.add_argument("--seed", type=int, default=42, help="Same seed + same data = the same model.")
+    group.add_argument("--num_train_epochs", type=int, default=5)
+    group.add_argument("--max_train_steps", type=int, default=None, help="Stop after this many steps (overrides epochs).")
+    group.add_argument("--learning_rate", type=float, default=None)
+    group.add_argument("--lr_scheduler_type", default=None, help="A transformers scheduler name or word2vec_linear.")
+    group.add_argument("--num_warmup_steps", type=int, default=0)
+    group.add_argument("--gradient_accumulation_steps", type=int, default=1)
+    group.add_argument("--max_grad_norm", type=float, default=None)
+    group.add_argument(
+        "--checkpointing_steps", default=None, help="Save a resumable checkpoint every N steps, or 'epoch'."
+    )
+    group.add_argument(
+        "--resume_from_checkpoint", default=None, help="A step_N/epoch_N folder, or 'latest' in --output_dir."
+    )
+    group.add_argument("--logging_steps", type=int, default=50, help="Report the mean training loss every N steps.")
+    group.add_argument("--with_tracking", action="store_true", help="Log metrics with the --report_to trackers.")
+    group.add_argument("--report_to", default="tensorboard", help="Tracker(s) for --with_tracking (accelerate names).")
+    group.add_argument("--cpu", action="store_true", help="Train on the CPU even if a GPU is present.")
+
+
+def validate_common_args(args: argparse.Namespace) -> None:
+    if getattr(args, "train_file", None) is None and getattr(args, "dataset_name", None) is None and not getattr(
+        args, "model_name_or_path", None
+    ):
+        raise ValueError("pass --train_file (text, one sentence per line) or --dataset_name")
+    if args.num_train_epochs < 1:
+        raise ValueError(f"--num_train_epochs must be >= 1, got {args.num_train_epochs}")
+    if args.gradient_accumulation_steps < 1:
+        raise ValueError(f"--gradient_accumulation_steps must be >= 1, got {args.gradient_accumulation_steps}")
+    if args.learning_rate is not None and not args.learning_rate > 0:
+        raise ValueError(f"--learning_rate must be > 0, got {args.learning_rate}")
+    for path in args.train_file or []:
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"--train_file {path!r} does not exist")
+
+
+def setup_accelerator(args: argparse.Namespace) -> Accelerator:
+    """An Accelerator from the common flags; seeds every RNG and keeps CPU threads from oversubscribing."""
+    kwargs = {"gradient_accumulation_steps": args.gradient_accumulation_steps, "cpu": args.cpu}
+    if args.with_tracking:
+        kwargs.update(log_with=args.report_to, project_dir=args.output_dir)
+    accelerator = Accelerator(**kwargs)
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.INFO if accelerator.is_local_main_process else logging.WARNING,
+    )
+    set_seed(args.seed)
+    if accelerator.device.type == "cpu" and accelerator.num_processes > 1:
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // accelerator.num_processes))
+    if accelerator.is_main_process:
+        os.makedirs(args.output_dir, exist_ok=True)
+    accelerator.wait_for_everyone()
+    return accelerator
+
+
+def load_text_dataset(args: argparse.Namespace):
+    """The ``--dataset_name`` split (from the Hub or a local dataset script/folder) via `datasets`."""
+    from datasets import load_dataset
+
+    return load_dataset(
+        args.dataset_name, args.dataset_config_name, split=args.dataset_split, streaming=args.streaming
+    )
+
+
+def save_pretrained_atomic(model, tokenizer, output_dir: str | os.PathLike, extra_files: dict | None = None) -> None:
+    """``save_pretrained`` into a temporary sibling folder, then move the files in: a crash mid-save never
+    leaves a half-written model in ``output_dir``."""
+    output_dir = Path(output_dir)
+    tmp = output_dir / ".saving.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    model.save_pretrained(tmp)
+    if tokenizer is not None:
+        tokenizer.save_pretrained(tmp)
+    for name, text in (extra_files or {}).items():
+        (tmp / name).write_text(text)
+    for item in tmp.iterdir():
+        os.replace(item, output_dir / item.name)
+    tmp.rmdir()

@@ -1,0 +1,121 @@
+"""word2vec training as a :class:`~hfext.training.loop.TrainingTask`: one step = one chunk of sentences.
+
+Two backends run the same data and the same objective:
+
+- ``kernel``: the fused multi-threaded numba SGD (:mod:`hfext.training.word2vec_kernel`), word2vec.c's
+  update rule on the model's tensors in place. The fast path on CPU, one process.
+- ``torch``: autograd on the model's ``forward`` with plain SGD. Runs on any device and under
+  ``accelerate launch`` with several processes (DDP).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from ..data.windows import WindowChunks, build_noise_table, cbow_windows, skipgram_pairs
+from .loop import StepResult, TrainingTask
+from .word2vec_kernel import set_threads, train_chunk
+
+BACKENDS = ("auto", "kernel", "torch")
+
+
+def resolve_backend(backend: str, device: torch.device, num_processes: int) -> str:
+    if backend not in BACKENDS:
+        raise ValueError(f"--backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        return "kernel" if device.type == "cpu" and num_processes == 1 else "torch"
+    if backend == "kernel" and (device.type != "cpu" or num_processes > 1):
+        raise ValueError(
+            "the kernel backend trains on the CPU in a single process; use --backend torch for GPUs or "
+            "several processes (accelerate launch)"
+        )
+    return backend
+
+
+def _seed_of(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, dtype=np.uint64)[0])
+
+
+class Word2VecTask(TrainingTask):
+    """Skip-gram or CBOW over :class:`WindowChunks`; the model decides which (``config.model_type``)."""
+
+    def __init__(
+        self,
+        model,
+        chunks: WindowChunks,
+        backend: str,
+        seed: int,
+        num_processes: int = 1,
+        threads: int | None = None,
+        centers_per_minibatch: int = 128,
+    ):
+        self.chunks = chunks
+        self.backend = backend
+        self.fused = backend == "kernel"
+        self.seed = int(seed)
+        self.num_processes = int(num_processes)
+        self.centers_per_minibatch = int(centers_per_minibatch)
+        config = model.config
+        self.cbow = config.model_type == "hfext-cbow"
+        self.objective = config.objective
+        if self.fused and self.objective == "softmax":
+            raise ValueError("the kernel backend has no full softmax; use --backend torch for objective='softmax'")
+        counts = model.word_counts.detach().cpu().numpy()
+        self.negative = config.negative if self.objective == "negative_sampling" else 0
+        self.noise_table = build_noise_table(counts, config.ns_exponent) if self.negative else np.zeros(1, np.int32)
+        if self.fused:
+            self.threads = set_threads(threads or os.cpu_count() or 1)
+            if self.objective == "hierarchical_softmax":
+                points, codes, lengths = (t.cpu().numpy() for t in model.huffman_tree())
+                self.tree = (points.astype(np.int32), codes.astype(np.int8), lengths.astype(np.int32))
+            else:
+                self.tree = (np.zeros((0, 0), np.int32), np.zeros((0, 0), np.int8), np.zeros(0, np.int32))
+
+    def steps_per_epoch(self) -> int:
+        return self.chunks.steps_per_epoch
+
+    def step(self, model, epoch: int, step: int, lr: float, next_lr: float) -> StepResult:
+        chunk = self.chunks.chunk(epoch, step)
+        chunk_seed = _seed_of(self.seed, epoch, self.chunks.chunk_index(step))
+        if self.fused:
+            return self._kernel_step(model, chunk, chunk_seed, lr, next_lr)
+        return self._torch_step(model, chunk, chunk_seed)
+
+    def _kernel_step(self, model, chunk, chunk_seed, lr, next_lr) -> StepResult:
+        # .numpy() shares memory with the parameters: the kernel updates the model in place.
+        v = model.center_embeddings.weight.detach().numpy()
+        u = model.context_embeddings.weight.detach().numpy()
+        loss_sum, count = train_chunk(
+            v, u, chunk.ids, chunk.lo, chunk.hi, chunk.windows, self.cbow, model.config.cbow_mean, self.negative,
+            self.noise_table, *self.tree, np.float32(lr), np.float32(next_lr), np.uint64(chunk_seed),
+            self.centers_per_minibatch, self.threads,
+        )
+        return StepResult(float(loss_sum), int(count), chunk.raw_words)
+
+    def _torch_step(self, model, chunk, chunk_seed) -> StepResult:
+        device = model.device if hasattr(model, "device") else next(model.parameters()).device
+        if self.cbow:
+            context, mask, targets = cbow_windows(chunk)
+            inputs = {
+                "input_ids": torch.from_numpy(context).to(device),
+                "attention_mask": torch.from_numpy(mask).to(device),
+            }
+        else:
+            sources, targets = skipgram_pairs(chunk)
+            inputs = {"input_ids": torch.from_numpy(sources).to(device)}
+        num_examples = len(targets)
+        if self.negative:
+            rng = np.random.default_rng(chunk_seed)
+            draws = rng.integers(0, len(self.noise_table), size=(num_examples, self.negative))
+            inputs["negative_ids"] = torch.from_numpy(self.noise_table[draws].astype(np.int64)).to(device)
+        if num_examples == 0:  # every process must still run forward/backward under DDP
+            weight = model.module if hasattr(model, "module") else model
+            zero = weight.center_embeddings.weight.sum() * 0.0 + weight.context_embeddings.weight.sum() * 0.0
+            return StepResult(0.0, 0, chunk.raw_words, loss=zero)
+        outputs = model(labels=torch.from_numpy(targets).to(device), **inputs)
+        # word2vec's SGD steps once per example: sum the per-example losses (and undo DDP's averaging).
+        loss = outputs.loss * num_examples * self.num_processes
+        return StepResult(float(outputs.loss.detach()) * num_examples, num_examples, chunk.raw_words, loss=loss)

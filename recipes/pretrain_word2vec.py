@@ -30,7 +30,7 @@ from hfext.training.args import (
     setup_accelerator,
     validate_common_args,
 )
-from hfext.training.word2vec import BACKENDS, Word2VecTask, resolve_backend
+from hfext.training.word2vec import BACKENDS, Word2VecTask, load_pretrained_word2vec, resolve_backend
 from hfext.vectors import KeyedVectors
 
 logger = logging.getLogger(__name__)
@@ -106,10 +106,7 @@ def main(argv=None) -> dict:
     # Vocabulary and the encoded corpus: built once by the main process, read by the others.
     with accelerator.main_process_first():
         if args.model_name_or_path:
-            from transformers import AutoModel, AutoTokenizer
-
-            model = AutoModel.from_pretrained(args.model_name_or_path)
-            tokenizer = AutoTokenizer.from_pretrained(args.model_name_or_path)
+            model, tokenizer = load_pretrained_word2vec(args.model_name_or_path)
             counts = model.word_counts.numpy()[:-1]
             vocab = Vocabulary.from_tokenizer(tokenizer, counts)
         else:
@@ -129,7 +126,7 @@ def main(argv=None) -> dict:
     optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
     model, optimizer = accelerator.prepare(model, optimizer)
     task = Word2VecTask(
-        accelerator.unwrap_model(model) if backend == "kernel" else model, chunks, backend, args.seed,
+        accelerator.unwrap_model(model), chunks, backend, args.seed,
         num_processes=accelerator.num_processes, threads=args.workers,
     )
     total_steps = chunks.steps_per_epoch * args.num_train_epochs // args.gradient_accumulation_steps

@@ -3,10 +3,10 @@ memory-mapped copy of the corpus that each epoch streams from disk.
 
 >>> vocab = Vocabulary.build(["the cat sat", "the dog sat"], min_count=1)
 >>> vocab.words, vocab.counts.tolist()
-(['the', 'sat', 'cat', 'dog'], [2, 2, 1, 1])
+(['sat', 'the', 'dog', 'cat'], [2, 2, 1, 1])
 >>> tokenizer = vocab.to_tokenizer()
 >>> tokenizer("the dog")["input_ids"]
-[0, 3]
+[1, 2]
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def dataset_lines(dataset, text_column: str = "text", batch_size: int = 1000) ->
 
 
 class Vocabulary:
-    """Words sorted by decreasing corpus count (ties in first-seen order), as word2vec and gensim sort them."""
+    """Words sorted by decreasing corpus count, in the same order as gensim (so word ids agree)."""
 
     def __init__(self, words: list[str], counts):
         self.words = list(words)
@@ -116,7 +116,10 @@ class Vocabulary:
                 f"no word reaches min_count={min_count} (the most frequent, {best[0]!r}, occurs {best[1]} times "
                 f"among {len(counter)} distinct words); lower --min_count or use a larger corpus"
             )
-        kept.sort(key=lambda item: -item[1])  # stable: ties keep first-seen order
+        # Order exactly as gensim 4 does (by count, ties last-seen first), so word ids agree with gensim's.
+        counts = np.array([count for _, count in kept], dtype=np.int64)
+        order = np.lexsort((-np.arange(len(kept)), -counts))
+        kept = [kept[i] for i in order]
         if max_vocab_size is not None:
             kept = kept[: int(max_vocab_size)]
         logger.info("vocabulary: %d of %d distinct words kept (min_count=%d)", len(kept), len(counter), min_count)

@@ -49,9 +49,7 @@ def add_training_args(parser: argparse.ArgumentParser) -> None:
 
 
 def validate_common_args(args: argparse.Namespace) -> None:
-    if getattr(args, "train_file", None) is None and getattr(args, "dataset_name", None) is None and not getattr(
-        args, "model_name_or_path", None
-    ):
+    if getattr(args, "train_file", None) is None and getattr(args, "dataset_name", None) is None:
         raise ValueError("pass --train_file (text, one sentence per line) or --dataset_name")
     if args.num_train_epochs < 1:
         raise ValueError(f"--num_train_epochs must be >= 1, got {args.num_train_epochs}")

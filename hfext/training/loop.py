@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,7 +193,10 @@ def train(
     )
     interval_loss, interval_count, interval_words = 0.0, 0, 0
     interval_start = time.perf_counter()
-    base_lrs = [group["lr"] for group in optimizer.param_groups] if optimizer is not None else [0.0]
+    if scheduler is not None:
+        base_lrs = list(scheduler.base_lrs)  # not the param groups: a resumed schedule has changed those
+    else:
+        base_lrs = [group["lr"] for group in optimizer.param_groups] if optimizer is not None else [0.0]
 
     def current_lr(offset: int = 0) -> float:
         if scheduler is None:
@@ -213,7 +217,9 @@ def train(
             if task.fused:
                 result = task.step(model, epoch, step, current_lr(), current_lr(1))
                 if scheduler is not None:
-                    scheduler.step()
+                    with warnings.catch_warnings():  # the fused task updates without optimizer.step()
+                        warnings.filterwarnings("ignore", message=".*lr_scheduler.step.*before.*optimizer.step")
+                        scheduler.step()
                 state.global_step += 1
             else:
                 with accelerator.accumulate(model):

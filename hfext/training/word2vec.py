@@ -119,3 +119,35 @@ class Word2VecTask(TrainingTask):
         # word2vec's SGD steps once per example: sum the per-example losses (and undo DDP's averaging).
         loss = outputs.loss * num_examples * self.num_processes
         return StepResult(float(outputs.loss.detach()) * num_examples, num_examples, chunk.raw_words, loss=loss)
+
+
+WORD2VEC_MODEL_TYPES = ("hfext-skipgram", "hfext-cbow")
+
+
+def load_pretrained_word2vec(model_name_or_path: str, model_types=WORD2VEC_MODEL_TYPES):
+    """Model and tokenizer of a saved word2vec checkpoint, with clear errors for the wrong kind of
+    directory, a missing weights file or a corrupt one."""
+    from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    try:
+        config = AutoConfig.from_pretrained(model_name_or_path)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read a model config from {model_name_or_path!r}: {error}") from None
+    if config.model_type not in model_types:
+        raise ValueError(
+            f"{model_name_or_path!r} holds a {config.model_type!r} model, not one of {list(model_types)}; "
+            "pass a directory written by recipes/pretrain_word2vec.py"
+        )
+    if os.path.isdir(model_name_or_path):
+        weights = os.path.join(model_name_or_path, "model.safetensors")
+        if not os.path.exists(weights):
+            raise FileNotFoundError(f"{model_name_or_path!r} has no model.safetensors; the checkpoint is incomplete")
+    try:
+        model = AutoModel.from_pretrained(model_name_or_path)
+    except Exception as error:  # safetensors raises its own error types for damaged files
+        raise ValueError(
+            f"the weights in {model_name_or_path!r} could not be loaded ({type(error).__name__}: {error}); "
+            "the file is corrupt or truncated: re-save or re-download it"
+        ) from None
+    tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
+    return model, tokenizer

@@ -1,0 +1,626 @@
+#!/usr/bin/env python
+"""hfext word2vec vs gensim: speed and quality, side by side, same machine, same run, same corpus.
+
+Run (from the repository root, in the project's virtual environment; gensim must be installed)::
+
+    python benchmarks/word2vec_vs_gensim.py                      # skip-gram + CBOW, 3 runs each
+    python benchmarks/word2vec_vs_gensim.py --repeat 4 --runs 5  # a 4x longer corpus, 5 runs
+    python benchmarks/word2vec_vs_gensim.py --sweep 32,64,128,256,512   # + centers-per-minibatch sweep
+    python benchmarks/word2vec_vs_gensim.py --profile            # + where hfext's training time goes
+    python benchmarks/word2vec_vs_gensim.py --device cuda        # + hfext's torch backend on the GPU
+    python benchmarks/word2vec_vs_gensim.py --include-torch-cpu  # + hfext's torch backend on the CPU
+
+What is compared
+----------------
+* Corpus: gensim's own test corpus ``head500.noblanks.cor`` (optionally repeated ``--repeat`` times into
+  a temporary file). Analogies: ``questions-words.txt``; similarity: ``wordsim353.tsv`` (both shipped in
+  ``gensim/test/test_data``).
+* Hyperparameters, identical for both: dim 100, window 5, negative 5, sample 1e-3, min_count 5,
+  5 epochs, the same learning rate (the recipe's default: 0.025 skip-gram, 0.05 CBOW, given to gensim as
+  ``alpha``) decaying linearly to 1e-4 of it (word2vec.c; gensim gets ``min_alpha = 1e-4 * alpha``).
+  gensim trains with ``--workers`` worker threads, hfext's kernel with the same number of numba threads.
+* words/s = epochs x words of the corpus (gensim's "raw words": every whitespace token, including
+  out-of-vocabulary and subsampled ones; checked against what gensim's ``train()`` returns) divided by
+  the wall time of the training call only: gensim's ``model.train(...)`` after ``build_vocab``; hfext's
+  ``hfext.training.train(...)`` (the recipe's loop, chunk preparation included) after the vocabulary, the
+  encoded corpus and the model are built and the numba kernel has been compiled by a warm-up run.
+  The preparation time (gensim ``build_vocab`` vs hfext vocabulary + tokenizer + model + corpus encoding
+  + chunk/task set-up) is reported in separate columns.
+* Each measurement is repeated ``--runs`` times, alternating gensim and hfext; the table shows the median
+  words/s and the mean quality; every run is printed and saved too. ``cpu util`` is the process CPU time
+  over wall time during training (about ``--workers`` when the machine is otherwise idle): a low value
+  means the run did not get its cores (other load on the machine).
+
+Results go to ``benchmarks/results/word2vec_vs_gensim.{json,md}`` (``--results_dir`` to change).
+hfext is driven exactly as ``recipes/pretrain_word2vec.py`` drives it (same classes, same calls).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import logging
+import os
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODEL_TYPES = ("skipgram", "cbow")
+
+
+# ----------------------------------------------------------------------------------------------- data
+
+
+def gensim_test_data(name: str) -> str:
+    import gensim
+
+    return os.path.join(os.path.dirname(gensim.__file__), "test", "test_data", name)
+
+
+def make_corpus(repeat: int, directory: str) -> tuple[str, int, int]:
+    """The benchmark corpus (head500 repeated ``repeat`` times); returns (path, words, lines)."""
+    source = gensim_test_data("head500.noblanks.cor")
+    with open(source, encoding="utf-8") as handle:
+        text = handle.read()
+    if not text.endswith("\n"):
+        text += "\n"
+    path = source
+    if repeat > 1:
+        path = os.path.join(directory, f"head500x{repeat}.cor")
+        with open(path, "w", encoding="utf-8") as out:
+            for _ in range(repeat):
+                out.write(text)
+    lines = text.splitlines()
+    return path, sum(len(line.split()) for line in lines) * repeat, len(lines) * repeat
+
+
+def learning_rate(args, model_type: str) -> float:
+    if args.learning_rate is not None:
+        return args.learning_rate
+    return 0.05 if model_type == "cbow" else 0.025  # the recipe's (word2vec.c's) defaults
+
+
+# --------------------------------------------------------------------------------------------- gensim
+
+
+def run_gensim(args, model_type: str, corpus_path: str, seed: int) -> dict:
+    from gensim.models import Word2Vec
+    from gensim.models.word2vec import LineSentence
+
+    alpha = learning_rate(args, model_type)
+    model = Word2Vec(
+        vector_size=args.vector_size, window=args.window, negative=args.negative, hs=0, sample=args.sample,
+        min_count=args.min_count, epochs=args.epochs, sg=1 if model_type == "skipgram" else 0, cbow_mean=1,
+        workers=args.workers, seed=seed, alpha=alpha, min_alpha=alpha * 1e-4,
+    )
+    t0 = time.perf_counter()
+    if args.gensim_input == "corpus_file":
+        model.build_vocab(corpus_file=corpus_path)
+    else:
+        model.build_vocab(corpus_iterable=LineSentence(corpus_path))
+    prep_s = time.perf_counter() - t0
+
+    load0 = os.getloadavg()[0]
+    c0, t0 = time.process_time(), time.perf_counter()
+    if args.gensim_input == "corpus_file":
+        effective, raw = model.train(
+            corpus_file=corpus_path, total_examples=model.corpus_count, total_words=model.corpus_total_words,
+            epochs=args.epochs,
+        )
+    else:
+        effective, raw = model.train(
+            corpus_iterable=LineSentence(corpus_path), total_examples=model.corpus_count, epochs=args.epochs
+        )
+    train_s = time.perf_counter() - t0
+    cpu_s = time.process_time() - c0
+    score = evaluate(model.wv)
+    return {
+        "impl": "gensim", "model": model_type, "seed": seed, "prep_s": prep_s, "train_s": train_s,
+        "cpu_util": cpu_s / train_s, "load1_before": load0, "gensim_raw_words": int(raw),
+        "gensim_effective_words": int(effective), "vocab_size": len(model.wv), **score,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- hfext
+
+
+def _accelerator(device: str):
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(True)  # allow switching between cpu and cuda within one process
+    return Accelerator(cpu=device == "cpu")
+
+
+def run_hfext(
+    args, model_type: str, corpus_path: str, seed: int, backend: str = "kernel", device: str = "cpu",
+    centers_per_minibatch: int | None = None, min_count: int | None = None, epochs: int | None = None,
+    profile: bool = False, evaluate_vectors: bool = True,
+) -> dict:
+    """One hfext training run, built step by step as recipes/pretrain_word2vec.py builds it."""
+    import torch
+    from accelerate.utils import set_seed
+    from transformers import AutoConfig, AutoModel
+
+    import hfext  # noqa: F401  (registers hfext-skipgram / hfext-cbow with the Auto classes)
+    import hfext.training.word2vec as w2v_module
+    from hfext.data import EncodedCorpus, Vocabulary, WindowChunks, read_lines
+    from hfext.training import make_scheduler, train
+    from hfext.training.word2vec import Word2VecTask, resolve_backend
+    from hfext.vectors import KeyedVectors
+
+    min_count = args.min_count if min_count is None else min_count
+    epochs = args.epochs if epochs is None else epochs
+    centers_per_minibatch = centers_per_minibatch or args.centers_per_minibatch
+    accelerator = _accelerator(device)
+    set_seed(seed)
+    workdir = tempfile.mkdtemp(prefix="hfext_w2v_bench_")
+    timings = {}
+    try:
+        lines = lambda: read_lines(corpus_path)  # noqa: E731
+
+        t0 = time.perf_counter()
+        vocab = Vocabulary.build(lines(), min_count)
+        timings["vocab_s"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        tokenizer = vocab.to_tokenizer()
+        config = AutoConfig.for_model(
+            f"hfext-{model_type}", vocab_size=len(vocab) + 1, vector_size=args.vector_size, window=args.window,
+            objective="negative_sampling", negative=args.negative, ns_exponent=0.75, sample=args.sample,
+            min_count=min_count, cbow_mean=True,
+        )
+        model = AutoModel.from_config(config)
+        model.set_word_counts(torch.tensor(list(vocab.counts) + [0]))
+        timings["model_s"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        corpus = EncodedCorpus.build(lines(), tokenizer, os.path.join(workdir, ".corpus_cache"))  # no cache reuse
+        timings["encode_s"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        backend = resolve_backend(backend, accelerator.device, accelerator.num_processes)
+        batch_words = args.batch_words or (10_000 if backend == "kernel" else 1_000)
+        chunks = WindowChunks(
+            corpus, vocab.counts, model.config.window, model.config.sample, batch_words, seed,
+            rank=accelerator.process_index, world_size=accelerator.num_processes,
+        )
+        lr = learning_rate(args, model_type)
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+        model, optimizer = accelerator.prepare(model, optimizer)
+        task = Word2VecTask(
+            accelerator.unwrap_model(model) if backend == "kernel" else model, chunks, backend, seed,
+            num_processes=accelerator.num_processes, threads=args.workers,
+            centers_per_minibatch=centers_per_minibatch,
+        )
+        total_steps = chunks.steps_per_epoch * epochs
+        scheduler = make_scheduler("word2vec_linear", optimizer, total_steps, 0)
+        timings["setup_s"] = time.perf_counter() - t0
+
+        restore = []
+        if profile:  # time chunk preparation and the kernel separately (wrappers; no hfext file is changed)
+            timings.update(chunk_s=0.0, kernel_s=0.0, torch_step_s=0.0)
+            original_chunk = chunks.chunk
+
+            def timed_chunk(*a, **k):
+                s = time.perf_counter()
+                try:
+                    return original_chunk(*a, **k)
+                finally:
+                    timings["chunk_s"] += time.perf_counter() - s
+
+            chunks.chunk = timed_chunk
+            original_kernel = w2v_module.train_chunk
+
+            def timed_kernel(*a, **k):
+                s = time.perf_counter()
+                try:
+                    return original_kernel(*a, **k)
+                finally:
+                    timings["kernel_s"] += time.perf_counter() - s
+
+            w2v_module.train_chunk = timed_kernel
+            restore.append(lambda: setattr(w2v_module, "train_chunk", original_kernel))
+
+        load0 = os.getloadavg()[0]
+        if device == "cuda":
+            torch.cuda.synchronize()
+        c0, t0 = time.process_time(), time.perf_counter()
+        try:
+            state = train(
+                accelerator, model if backend == "torch" else accelerator.unwrap_model(model), optimizer, scheduler,
+                task, epochs, workdir, run_config={}, logging_steps=50, progress_unit="chunk",
+            )
+            if device == "cuda":
+                torch.cuda.synchronize()
+        finally:
+            for undo in restore:
+                undo()
+        train_s = time.perf_counter() - t0
+        cpu_s = time.process_time() - c0
+
+        result = {
+            "impl": "hfext", "backend": backend, "device": device, "model": model_type, "seed": seed,
+            "centers_per_minibatch": centers_per_minibatch, "batch_words": batch_words,
+            "prep_s": timings["vocab_s"] + timings["model_s"] + timings["encode_s"] + timings["setup_s"],
+            **{k: v for k, v in timings.items()}, "train_s": train_s, "cpu_util": cpu_s / train_s,
+            "load1_before": load0, "steps": state.global_step, "corpus_raw_words": corpus.raw_words,
+            "in_vocab_tokens": corpus.num_tokens, "loop_counted_words": state.words,
+            "train_loss": state.loss_sum / max(state.loss_count, 1), "vocab_size": len(vocab),
+            "threads": getattr(task, "threads", None),
+        }
+        if profile:
+            result["loop_other_s"] = train_s - timings["chunk_s"] - timings["kernel_s"]
+        if evaluate_vectors:
+            result.update(evaluate(KeyedVectors.from_model(accelerator.unwrap_model(model), tokenizer)))
+        return result
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def warm_up_hfext(args, corpus_path: str, directory: str) -> float:
+    """Compile (or load from numba's cache) the kernel with the exact argument types of the real runs, by
+    running the same pipeline on a tiny corpus; returns the seconds it took."""
+    tiny = os.path.join(directory, "warmup.cor")
+    with open(corpus_path, encoding="utf-8") as src, open(tiny, "w", encoding="utf-8") as out:
+        for _ in range(3):
+            out.write(" ".join(src.readline().split()[:300]) + "\n")
+    t0 = time.perf_counter()
+    for model_type in MODEL_TYPES:
+        run_hfext(args, model_type, tiny, seed=0, min_count=1, epochs=1, evaluate_vectors=False)
+    return time.perf_counter() - t0
+
+
+# ------------------------------------------------------------------------------------------ evaluation
+
+
+def evaluate(vectors) -> dict:
+    """The same two evaluations for both: gensim's KeyedVectors and hfext's (same API, same semantics)."""
+    questions = gensim_test_data("questions-words.txt")
+    wordsim = gensim_test_data("wordsim353.tsv")
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)  # gensim logs every analogy section
+    try:
+        analogy, _ = vectors.evaluate_word_analogies(questions)
+        _, spearman, oov = vectors.evaluate_word_pairs(wordsim)
+    finally:
+        logging.disable(previous)
+    rho = getattr(spearman, "statistic", None)
+    rho = spearman[0] if rho is None else rho
+    return {"analogy_acc": float(analogy), "ws353_spearman": float(rho), "ws353_oov_pct": float(oov)}
+
+
+# -------------------------------------------------------------------------------------------- reporting
+
+
+def machine_info() -> dict:
+    import gensim
+    import numba
+    import numpy
+    import torch
+    import transformers
+
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    info = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "cpu": cpu, "cpu_count": os.cpu_count(), "usable_cores": usable, "platform": platform.platform(),
+        "python": platform.python_version(), "torch": torch.__version__, "gensim": gensim.__version__,
+        "numba": numba.__version__, "numpy": numpy.__version__, "transformers": transformers.__version__,
+        "numba_threads": numba.config.NUMBA_NUM_THREADS,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+    try:
+        from gensim.models.word2vec_inner import FAST_VERSION
+
+        info["gensim_fast_version"] = FAST_VERSION
+    except ImportError:
+        pass
+    return info
+
+
+def fmt_rate(value) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def fmt(value, spec=".4f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def ratio(a, b):
+    return None if a is None or not b else a / b
+
+
+def print_run(run: dict, words: int) -> None:
+    label = run["impl"] if run["impl"] == "gensim" else f"hfext[{run['backend']}/{run['device']}]"
+    extra = f" cpm={run['centers_per_minibatch']}" if run["impl"] == "hfext" else ""
+    quality = (
+        f" analogy={run['analogy_acc']:.4f} ws353={run['ws353_spearman']:.4f}" if "analogy_acc" in run else ""
+    )
+    print(
+        f"  {run['model']:8s} {label:22s}{extra} seed={run['seed']} train {run['train_s']:7.2f}s "
+        f"{words / run['train_s']:>11,.0f} words/s (cpu util {run['cpu_util']:.2f}, load {run['load1_before']:.2f}) "
+        f"prep {run['prep_s']:.2f}s{quality}",
+        flush=True,
+    )
+
+
+def summarize(runs: list[dict], words: int) -> dict:
+    if not runs:
+        return {}
+    rates = [words / r["train_s"] for r in runs]
+    summary = {
+        "runs": len(runs), "words_per_s_median": statistics.median(rates), "words_per_s_min": min(rates),
+        "words_per_s_max": max(rates), "prep_s_median": statistics.median(r["prep_s"] for r in runs),
+    }
+    if "analogy_acc" in runs[0]:
+        summary["analogy_acc_mean"] = statistics.mean(r["analogy_acc"] for r in runs)
+        summary["ws353_spearman_mean"] = statistics.mean(r["ws353_spearman"] for r in runs)
+    return summary
+
+
+def main_table(summaries: dict) -> str:
+    header = (
+        "| model | gensim words/s | hfext words/s | speed ratio (hfext/gensim) | gensim analogy acc | "
+        "hfext analogy acc | quality ratio | gensim WS353 ρ | hfext WS353 ρ | gensim build_vocab s | "
+        "hfext vocab+encode s |"
+    )
+    rows = [header, "|" + "---|" * (header.count("|") - 1)]
+    for model_type, pair in summaries.items():
+        g, h = pair["gensim"], pair["hfext"]
+        rows.append(
+            f"| {model_type} | {fmt_rate(g['words_per_s_median'])} | {fmt_rate(h['words_per_s_median'])} | "
+            f"{fmt(ratio(h['words_per_s_median'], g['words_per_s_median']), '.2f')} | "
+            f"{fmt(g['analogy_acc_mean'])} | {fmt(h['analogy_acc_mean'])} | "
+            f"{fmt(ratio(h['analogy_acc_mean'], g['analogy_acc_mean']), '.2f')} | "
+            f"{fmt(g['ws353_spearman_mean'])} | {fmt(h['ws353_spearman_mean'])} | "
+            f"{g['prep_s_median']:.2f} | {h['prep_s_median']:.2f} |"
+        )
+    return "\n".join(rows)
+
+
+def extra_table(title: str, rows: list[tuple]) -> str:
+    lines = [f"| {title} | words/s (median) | analogy acc | WS353 ρ | runs |", "|---|---|---|---|---|"]
+    for name, summary, note in rows:
+        if summary:
+            lines.append(
+                f"| {name} | {fmt_rate(summary['words_per_s_median'])} | {fmt(summary.get('analogy_acc_mean'))} | "
+                f"{fmt(summary.get('ws353_spearman_mean'))} | {summary['runs']} |"
+            )
+        else:
+            lines.append(f"| {name} | skipped: {note} | | | |")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ main
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=1, help="Repeat head500.noblanks.cor this many times.")
+    parser.add_argument("--runs", type=int, default=3, help="Runs per implementation and model (alternating).")
+    parser.add_argument("--workers", type=int, default=2, help="gensim workers = hfext kernel threads.")
+    parser.add_argument("--models", default="skipgram,cbow", help="Comma-separated: skipgram,cbow.")
+    parser.add_argument("--vector_size", type=int, default=100)
+    parser.add_argument("--window", type=int, default=5)
+    parser.add_argument("--negative", type=int, default=5)
+    parser.add_argument("--sample", type=float, default=1e-3)
+    parser.add_argument("--min_count", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--learning_rate", type=float, default=None, help="Both (default 0.025 sg, 0.05 cbow).")
+    parser.add_argument("--centers_per_minibatch", type=int, default=128, help="hfext kernel minibatch (centers).")
+    parser.add_argument("--batch_words", type=int, default=None, help="hfext tokens per step (recipe default).")
+    parser.add_argument("--gensim_input", choices=["iterable", "corpus_file"], default="iterable",
+                        help="gensim reads a LineSentence iterable (default) or uses corpus_file mode.")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="cuda: also run hfext's torch backend on the GPU (skipped with a note if none).")
+    parser.add_argument("--include-torch-cpu", dest="include_torch_cpu", action="store_true",
+                        help="Also run hfext's autograd torch backend on the CPU, for reference.")
+    parser.add_argument("--sweep", default=None,
+                        help="Comma-separated centers_per_minibatch values: hfext skip-gram, --sweep_runs each.")
+    parser.add_argument("--sweep_runs", type=int, default=1)
+    parser.add_argument("--profile", action="store_true",
+                        help="One extra instrumented hfext run per model: chunk preparation vs kernel vs loop.")
+    parser.add_argument("--seed", type=int, default=1, help="Run r uses seed + r (both implementations).")
+    parser.add_argument("--results_dir", default=os.path.join(HERE, "results"))
+    parser.add_argument("--no_save", action="store_true", help="Print only; write no results files.")
+    parser.add_argument("--progress", action="store_true", help="Show hfext's progress bars (off by default).")
+    args = parser.parse_args(argv)
+    args.models = [m.strip() for m in args.models.split(",") if m.strip()]
+    for model_type in args.models:
+        if model_type not in MODEL_TYPES:
+            parser.error(f"--models: unknown model {model_type!r} (choose from {MODEL_TYPES})")
+    if args.runs < 1 or args.repeat < 1 or args.workers < 1:
+        parser.error("--runs, --repeat and --workers must be >= 1")
+    args.sweep = [int(x) for x in args.sweep.split(",")] if args.sweep else []
+    return args
+
+
+def quiet_progress() -> None:
+    """No progress bars in the middle of the measurements: hfext's loop passes ``disable=`` explicitly (so
+    TQDM_DISABLE is ignored) and imports ``tqdm.auto.tqdm`` at each call, so swap in a disabled one."""
+    import tqdm.auto
+
+    class QuietTqdm(tqdm.auto.tqdm):
+        def __init__(self, *a, **k):
+            k["disable"] = True
+            super().__init__(*a, **k)
+
+    tqdm.auto.tqdm = QuietTqdm
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    if not args.progress:
+        quiet_progress()
+    # hfext's fused (kernel) path steps the LR scheduler without optimizer.step(): torch warns once per run.
+    warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\(\)` before")
+    import torch
+
+    info = machine_info()
+    print("# hfext word2vec vs gensim")
+    print(json.dumps(info, indent=1))
+    print(f"uptime before: {_uptime()}")
+    tmp = tempfile.mkdtemp(prefix="w2v_vs_gensim_")
+    results: dict = {"machine": info, "settings": {k: v for k, v in vars(args).items()}, "uptime_before": _uptime()}
+    try:
+        corpus_path, words_per_epoch, num_lines = make_corpus(args.repeat, tmp)
+        total_words = words_per_epoch * args.epochs
+        print(f"corpus: {corpus_path} ({num_lines} lines, {words_per_epoch:,} words/epoch, x{args.epochs} epochs "
+              f"= {total_words:,} raw words per run)")
+        results["corpus"] = {"path": corpus_path, "repeat": args.repeat, "lines": num_lines,
+                             "words_per_epoch": words_per_epoch, "raw_words_per_run": total_words}
+
+        warm_s = warm_up_hfext(args, corpus_path, tmp)
+        print(f"hfext warm-up (numba compile or cache load + tiny runs, not timed below): {warm_s:.1f}s")
+        results["hfext_warmup_s"] = warm_s
+
+        runs: list[dict] = []
+        summaries: dict = {}
+        for model_type in args.models:
+            print(f"\n## {model_type}: {args.runs} run(s) each, alternating")
+            for r in range(args.runs):
+                seed = args.seed + r
+                order = ("gensim", "hfext") if r % 2 == 0 else ("hfext", "gensim")
+                for impl in order:
+                    run = run_gensim(args, model_type, corpus_path, seed) if impl == "gensim" else \
+                        run_hfext(args, model_type, corpus_path, seed)
+                    runs.append(run)
+                    print_run(run, total_words)
+                    if impl == "gensim" and run["gensim_raw_words"] != total_words:
+                        print(f"  !! gensim counted {run['gensim_raw_words']:,} raw words, expected {total_words:,}")
+                    if impl == "hfext" and run["corpus_raw_words"] * args.epochs != total_words:
+                        print(f"  !! hfext corpus has {run['corpus_raw_words']:,} raw words/epoch, "
+                              f"expected {words_per_epoch:,}")
+            summaries[model_type] = {
+                impl: summarize([x for x in runs if x["impl"] == impl and x["model"] == model_type
+                                 and x.get("backend", "kernel") == "kernel"], total_words)
+                for impl in ("gensim", "hfext")
+            }
+
+        table = main_table(summaries)
+        print("\n## Results (median words/s, mean quality)\n")
+        print(table)
+        results.update(runs=runs, summaries=summaries, table=table)
+        markdown = [table]
+
+        # Optional: hfext's torch backend (GPU, CPU).
+        extra_rows = []
+        torch_runs = []
+        if args.device == "cuda":
+            if torch.cuda.is_available():
+                for model_type in args.models:
+                    got = [run_hfext(args, model_type, corpus_path, args.seed + r, backend="torch", device="cuda")
+                           for r in range(args.runs)]
+                    for run in got:
+                        print_run(run, total_words)
+                    torch_runs += got
+                    extra_rows.append((f"{model_type} hfext torch/cuda", summarize(got, total_words), ""))
+            else:
+                note = "no CUDA device available on this machine"
+                print(f"\n--device cuda: skipped ({note})")
+                extra_rows += [(f"{m} hfext torch/cuda", {}, note) for m in args.models]
+        if args.include_torch_cpu:
+            for model_type in args.models:
+                got = [run_hfext(args, model_type, corpus_path, args.seed, backend="torch", device="cpu")]
+                for run in got:
+                    print_run(run, total_words)
+                torch_runs += got
+                extra_rows.append((f"{model_type} hfext torch/cpu", summarize(got, total_words), ""))
+        if extra_rows:
+            extra = extra_table("hfext torch backend", extra_rows)
+            print("\n" + extra)
+            markdown.append(extra)
+            results["torch_backend_runs"] = torch_runs
+
+        # Optional: centers_per_minibatch sweep (skip-gram, kernel).
+        if args.sweep:
+            print(f"\n## centers_per_minibatch sweep (hfext skip-gram kernel, {args.sweep_runs} run(s) each)")
+            sweep_runs = []
+            for r in range(args.sweep_runs):
+                for cpm in args.sweep:
+                    run = run_hfext(args, "skipgram", corpus_path, args.seed + r, centers_per_minibatch=cpm)
+                    sweep_runs.append(run)
+                    print_run(run, total_words)
+            rows = [(f"cpm={cpm}", summarize([x for x in sweep_runs if x["centers_per_minibatch"] == cpm], total_words),
+                     "") for cpm in args.sweep]
+            sweep_table = extra_table("skip-gram centers_per_minibatch", rows)
+            print("\n" + sweep_table)
+            markdown.append(sweep_table)
+            results["sweep_runs"] = sweep_runs
+
+        # Optional: where hfext's training time goes.
+        if args.profile:
+            print("\n## hfext time breakdown (one instrumented run per model; wrappers add ~µs per step)")
+            lines = ["| model | train s | chunk prep s (WindowChunks.chunk) | kernel s (train_chunk) | "
+                     "loop/other s | prep: vocab s | tokenizer+model s | encode s | task setup s |",
+                     "|---|---|---|---|---|---|---|---|---|"]
+            profiles = []
+            for model_type in args.models:
+                run = run_hfext(args, model_type, corpus_path, args.seed, profile=True, evaluate_vectors=False)
+                profiles.append(run)
+                lines.append(
+                    f"| {model_type} | {run['train_s']:.2f} | {run['chunk_s']:.2f} ({run['chunk_s'] / run['train_s']:.0%}) | "
+                    f"{run['kernel_s']:.2f} ({run['kernel_s'] / run['train_s']:.0%}) | {run['loop_other_s']:.2f} | "
+                    f"{run['vocab_s']:.2f} | {run['model_s']:.2f} | {run['encode_s']:.2f} | {run['setup_s']:.2f} |"
+                )
+            profile_table = "\n".join(lines)
+            print(profile_table)
+            markdown.append(profile_table)
+            results["profile_runs"] = profiles
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    results["uptime_after"] = _uptime()
+    print(f"\nuptime after: {results['uptime_after']}")
+    if not args.no_save:
+        os.makedirs(args.results_dir, exist_ok=True)
+        base = os.path.join(args.results_dir, "word2vec_vs_gensim")
+        with open(base + ".json", "w") as handle:
+            json.dump(results, handle, indent=1, default=str)
+        header = [
+            "# hfext word2vec vs gensim", "",
+            f"Date: {info['date']}; CPU: {info['cpu']} ({info['usable_cores']} usable cores); torch {info['torch']}, "
+            f"gensim {info['gensim']}, numba {info['numba']}.", "",
+            f"Corpus: head500.noblanks.cor x{args.repeat} ({words_per_epoch:,} words/epoch), {args.epochs} epochs, "
+            f"dim {args.vector_size}, window {args.window}, negative {args.negative}, sample {args.sample}, "
+            f"min_count {args.min_count}, workers/threads {args.workers}, gensim input: {args.gensim_input}, "
+            f"hfext centers_per_minibatch {args.centers_per_minibatch}; {args.runs} runs each, alternating. "
+            "words/s = epochs x raw corpus words / wall time of the training call only.", "",
+            f"Load (uptime) before: {results['uptime_before']}; after: {results['uptime_after']}", "",
+            "Command: `python " + " ".join([os.path.relpath(__file__, os.getcwd())] + (argv or sys.argv[1:])) + "`", "",
+        ]
+        with open(base + ".md", "w") as handle:
+            handle.write("\n".join(header) + "\n" + "\n\n".join(markdown) + "\n")
+        print(f"wrote {base}.json and {base}.md")
+    return results
+
+
+def _uptime() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+        return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f}"
+    except OSError:
+        return "unknown"
+
+
+if __name__ == "__main__":
+    main()

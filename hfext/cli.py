@@ -1,0 +1,580 @@
+"""The ``hfext`` command.
+
+    hfext plugins [--json]                                   what model families are installed
+    hfext quickstart [--output_dir DIR]                      train, evaluate, query and reload a word2vec in ~30 s
+    hfext train word2vec --train_file corpus.txt --output_dir w2v [recipe flags]
+    hfext neighbors w2v king [--topn 10] [--positive W ...] [--negative W ...] [--json]
+    hfext eval analogies w2v questions-words.txt [--restrict_vocab N] [--case_sensitive] [--json]
+    hfext eval similarity w2v wordsim353.tsv [--delimiter '\\t'] [--json]
+    hfext export word2vec-format w2v vectors.txt [--binary]
+
+Every command that takes a ``MODEL_DIR`` works on a word-vector model directory (one whose config declares
+``vector_size``: the word2vec family today, GloVe and fastText later), as written by ``hfext train`` or
+``hfext quickstart``, or a Hub repo id. Mistakes in what the user typed (a missing directory, a folder that is
+not a model, an unknown word) print one line on stderr naming the problem and the fix, and exit with status 2.
+Set ``HFEXT_DEBUG=1`` to get the full traceback instead.
+
+Heavy imports (torch, transformers) happen inside the commands, so ``hfext --help`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import math
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+EXIT_USAGE = 2  # argparse's status for a usage error; every user mistake uses it
+
+# Words of gensim's `head500.noblanks.cor` (stemmed, text8-like) whose neighbours are telling.
+QUICKSTART_WORDS = ("war", "film", "french", "april", "comput", "languag")
+QUICKSTART_CORPUS = "head500.noblanks.cor"
+ANALOGIES_FILE = "questions-words.txt"
+SIMILARITY_FILE = "wordsim353.tsv"
+
+
+class CLIError(Exception):
+    """A user mistake: reported as ``hfext: error: <message>`` with exit status 2, no traceback."""
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _gensim_test_data() -> str | None:
+    """gensim's bundled test data folder (real corpora and benchmark files), or None without gensim."""
+    try:
+        import gensim
+    except ImportError:
+        return None
+    folder = os.path.join(os.path.dirname(gensim.__file__), "test", "test_data")
+    return folder if os.path.isdir(folder) else None
+
+
+def _table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -> str:
+    """A plain aligned text table; columns in `right` are right-aligned (numbers)."""
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+
+    def fmt(row):
+        parts = [cell.rjust(widths[i]) if i in right else cell.ljust(widths[i]) for i, cell in enumerate(row)]
+        return "  ".join(parts).rstrip()
+
+    lines = [fmt(cells[0]), fmt(["-" * w for w in widths])]
+    lines += [fmt(row) for row in cells[1:]]
+    return "\n".join(lines)
+
+
+def _finite(value) -> float | None:
+    """A float for JSON output; NaN (e.g. a constant correlation) becomes null so the JSON stays valid."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _print_json(payload) -> None:
+    print(json.dumps(payload, indent=2, ensure_ascii=False))
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """Hide transformers' "Loading weights" progress bar while a command loads a model."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _looks_like_repo_id(name: str) -> bool:
+    return re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", name) is not None and not name.startswith(".")
+
+
+def _word_vector_model_types() -> list[str]:
+    """hfext model types whose config declares `vector_size`: the ones `KeyedVectors` commands accept."""
+    import transformers
+
+    import hfext
+
+    types = []
+    for info in hfext.discovered_plugins().values():
+        for model_type in info.model_types:
+            # CONFIG_MAPPING is lazy: `.get` misses registered types, `in` and `[]` see them
+            if model_type in transformers.CONFIG_MAPPING and hasattr(transformers.CONFIG_MAPPING[model_type], "vector_size"):
+                types.append(model_type)
+    return types
+
+
+def _check_model_dir(model_dir: str, command: str) -> str:
+    """Validate a MODEL_DIR argument before loading it; returns the path (or Hub id) to load.
+
+    Raises CLIError naming the problem and the fix for: a missing directory, a file, a folder without
+    config.json or tokenizer, a model type no installed plugin provides, or a model that has no word vectors.
+    """
+    import transformers
+
+    import hfext
+
+    path = Path(model_dir).expanduser()
+    make_one = "train one with `hfext train word2vec --train_file corpus.txt --output_dir DIR` or `hfext quickstart`"
+    if not path.exists():
+        if _looks_like_repo_id(model_dir):
+            return model_dir  # maybe a Hub repo id: from_pretrained decides, and its error is wrapped
+        raise CLIError(f"model directory '{model_dir}' does not exist; pass the --output_dir of a training run, or {make_one}")
+    if not path.is_dir():
+        raise CLIError(
+            f"'{model_dir}' is a file, not a model directory; pass the folder that holds config.json, "
+            "model.safetensors and tokenizer.json"
+        )
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise CLIError(
+            f"'{model_dir}' has no config.json, so it is not a Hugging Face model directory; pass the folder "
+            f"that `hfext train`'s --output_dir wrote, or {make_one}"
+        )
+    try:
+        config = json.loads(config_file.read_text(encoding="utf8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CLIError(f"cannot read '{config_file}': {error}; the model directory is damaged, save or train it again") from None
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if not model_type:
+        raise CLIError(f"'{config_file}' has no model_type; it was not written by `save_pretrained`")
+    word_vector_types = _word_vector_model_types()
+    known = ", ".join(word_vector_types) or "none"
+    if model_type not in transformers.CONFIG_MAPPING:
+        failed = [name for name, info in hfext.discovered_plugins().items() if info.status == "failed"]
+        hint = f" (plugins that failed to load: {', '.join(failed)})" if failed else ""
+        raise CLIError(
+            f"'{model_dir}' holds a model of type '{model_type}', which no installed hfext plugin provides"
+            f"{hint}; install the plugin that provides it, and run `hfext plugins` to check (word-vector types "
+            f"available: {known})"
+        )
+    if model_type not in word_vector_types:
+        config_class = transformers.CONFIG_MAPPING[model_type]
+        raise CLIError(
+            f"'{model_dir}' holds a '{model_type}' model ({config_class.__name__}), not a word-vector model; "
+            f"`hfext {command}` works on word-embedding models ({known})"
+        )
+    if not any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
+        raise CLIError(
+            f"'{model_dir}' has no tokenizer (tokenizer.json), so its vectors have no words; save the tokenizer "
+            "next to the model with `tokenizer.save_pretrained(model_dir)`"
+        )
+    return str(path)
+
+
+def _load_vectors(model_dir: str, command: str):
+    """`KeyedVectors.from_pretrained(model_dir)` with user-facing errors."""
+    from hfext.vectors import KeyedVectors
+
+    source = _check_model_dir(model_dir, command)
+    try:
+        with _quiet_transformers():
+            return KeyedVectors.from_pretrained(source)
+    except (OSError, ValueError) as error:
+        where = "" if os.path.exists(source) else " (it is not a local directory, so it was looked up on the Hub)"
+        raise CLIError(f"cannot load word vectors from '{model_dir}'{where}: {error}") from None
+
+
+def _check_input_file(path: str, what: str, shipped_name: str | None = None) -> None:
+    if os.path.isfile(path):
+        return
+    hint = ""
+    data = _gensim_test_data() if shipped_name else None
+    if data and os.path.isfile(os.path.join(data, shipped_name)):
+        hint = f"; gensim ships one: {os.path.join(data, shipped_name)}"
+    raise CLIError(f"{what} '{path}' does not exist{hint}")
+
+
+def _unknown_word_error(kv, word: str, model_dir: str) -> CLIError:
+    import difflib
+
+    candidates = [w for w in (word.lower(), word.upper(), word.capitalize()) if w != word and w in kv]
+    candidates += [w for w in difflib.get_close_matches(word, kv.index_to_key, n=5, cutoff=0.6) if w not in candidates]
+    hint = f"; closest known words: {', '.join(candidates[:5])}" if candidates else "; try another word"
+    return CLIError(f"word '{word}' is not in the vocabulary of '{model_dir}' ({len(kv)} words){hint}")
+
+
+def _recipes_dir() -> Path:
+    import hfext
+
+    return Path(hfext.__file__).resolve().parent.parent / "recipes"
+
+
+def _load_recipe(family: str):
+    """Import ``recipes/pretrain_<family>.py`` from the source checkout (recipes/ is not a package)."""
+    import importlib.util
+
+    recipes = _recipes_dir()
+    if not recipes.is_dir():
+        raise CLIError(
+            f"the training recipes are not installed: expected them in '{recipes}'. They ship with the hfext "
+            "source tree, not the wheel: clone the repository and `pip install -e .` (or run "
+            f"`python recipes/pretrain_{family}.py` from the checkout)"
+        )
+    script = recipes / f"pretrain_{family}.py"
+    if not script.is_file():
+        available = sorted(p.stem[len("pretrain_"):] for p in recipes.glob("pretrain_*.py"))
+        raise CLIError(f"no training recipe for '{family}' in '{recipes}'; available: {', '.join(available) or 'none'}")
+    module_name = f"_hfext_recipe_pretrain_{family}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickling look the module up by name
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
+
+@contextlib.contextmanager
+def _prog_name(name: str):
+    """Make the recipe's argparse messages say `hfext train word2vec` instead of the script name."""
+    saved = sys.argv[:1]
+    sys.argv[:1] = [name]
+    try:
+        yield
+    finally:
+        sys.argv[:1] = saved
+
+
+# ---------------------------------------------------------------------- commands
+
+
+def cmd_plugins(args) -> int:
+    from dataclasses import asdict
+    from importlib.metadata import entry_points
+
+    import hfext
+    from hfext.plugins import ENTRY_POINT_GROUP
+
+    plugins = [asdict(info) for info in hfext.discovered_plugins().values()]
+    seen = {p["name"] for p in plugins}
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):  # declared but left out by HFEXT_PLUGINS
+        if entry_point.name not in seen:
+            dist = getattr(entry_point, "dist", None)
+            plugins.append(
+                {"name": entry_point.name, "value": entry_point.value, "distribution": dist.metadata["Name"] if dist else None,
+                 "status": "skipped", "error": "not in the HFEXT_PLUGINS allow-list", "model_types": [], "auto_classes": {}}
+            )
+            seen.add(entry_point.name)
+    plugins.sort(key=lambda p: p["name"])
+    if args.json:
+        _print_json(plugins)
+        return 0
+    if not plugins:
+        print(f"no hfext plugins found (entry-point group '{ENTRY_POINT_GROUP}'); is hfext installed with `pip install -e .`?")
+        return 0
+    rows = []
+    for p in plugins:
+        models = ", ".join(f"{cls} -> {'/'.join(autos) or '(none)'}" for cls, autos in p["auto_classes"].items())
+        rows.append([p["name"], p["distribution"] or "?", p["status"], ", ".join(p["model_types"]) or "-", models or "-"])
+    print(_table(["PLUGIN", "DISTRIBUTION", "STATUS", "MODEL TYPES", "MODEL CLASSES -> AUTO CLASSES"], rows))
+    problems = [p for p in plugins if p["status"] != "loaded"]
+    if problems:
+        print()
+        for p in problems:
+            print(f"{p['name']} ({p['value']}) {p['status']}: {p['error']}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    out = Path(args.output).expanduser()
+    if out.is_dir():
+        raise CLIError(f"output '{args.output}' is a directory; pass a file name such as {out / 'vectors.txt'}")
+    if not out.parent.is_dir():
+        raise CLIError(f"the folder of output '{args.output}' does not exist; create it first (mkdir -p {out.parent})")
+    kv = _load_vectors(args.model_dir, "export word2vec-format")
+    kv.save_word2vec_format(str(out), binary=args.binary)
+    kind = "binary" if args.binary else "text"
+    print(f"wrote {len(kv)} vectors of dimension {kv.vector_size} to {out} (word2vec C {kind} format)")
+    return 0
+
+
+def cmd_eval_analogies(args) -> int:
+    _check_input_file(args.file, "analogy file", ANALOGIES_FILE)
+    if args.restrict_vocab < 1:
+        raise CLIError(f"--restrict_vocab must be >= 1, got {args.restrict_vocab}")
+    kv = _load_vectors(args.model_dir, "eval analogies")
+    try:
+        score, sections = kv.evaluate_word_analogies(
+            args.file, restrict_vocab=args.restrict_vocab, case_insensitive=not args.case_sensitive,
+            dummy4unknown=args.dummy4unknown,
+        )
+    except (ValueError, UnicodeDecodeError) as error:
+        raise CLIError(f"cannot read analogy file '{args.file}': {error}") from None
+
+    def summary(section):
+        correct, incorrect = len(section["correct"]), len(section["incorrect"])
+        total = correct + incorrect
+        return {"section": section["section"], "correct": correct, "incorrect": incorrect, "total": total,
+                "accuracy": correct / total if total else None}
+
+    per_section = [summary(s) for s in sections[:-1]]
+    total = summary(sections[-1])
+    if args.json:
+        _print_json({"model": args.model_dir, "file": args.file, "accuracy": score, "correct": total["correct"],
+                     "total": total["total"], "restrict_vocab": args.restrict_vocab,
+                     "case_sensitive": args.case_sensitive, "sections": per_section})
+        return 0
+
+    def row(s):
+        accuracy = f"{100 * s['accuracy']:.1f}%" if s["accuracy"] is not None else "-"
+        return [s["section"], s["correct"], s["total"], accuracy]
+
+    print(_table(["SECTION", "CORRECT", "ASKED", "ACCURACY"], [row(s) for s in per_section] + [row(total)], right={1, 2, 3}))
+    if not args.dummy4unknown:
+        print("(questions with a word outside the vocabulary are skipped; --dummy4unknown counts them as wrong)")
+    return 0
+
+
+def cmd_eval_similarity(args) -> int:
+    import codecs
+
+    _check_input_file(args.file, "word-pair file", SIMILARITY_FILE)
+    delimiter = codecs.decode(args.delimiter, "unicode_escape")  # lets users type '\t' literally
+    kv = _load_vectors(args.model_dir, "eval similarity")
+    try:
+        pearson, spearman, oov_ratio = kv.evaluate_word_pairs(
+            args.file, delimiter=delimiter, restrict_vocab=args.restrict_vocab, case_insensitive=not args.case_sensitive
+        )
+    except (ValueError, UnicodeDecodeError) as error:
+        raise CLIError(f"cannot evaluate on '{args.file}' (delimiter {delimiter!r}): {error}") from None
+    result = {"model": args.model_dir, "file": args.file, "pearson": _finite(pearson[0]),
+              "pearson_pvalue": _finite(pearson[1]), "spearman": _finite(spearman[0]),
+              "spearman_pvalue": _finite(spearman[1]), "oov_ratio": float(oov_ratio)}
+    if args.json:
+        _print_json(result)
+        return 0
+
+    def num(value):
+        return "nan" if value is None else f"{value:.4f}"
+
+    rows = [["Pearson", num(result["pearson"]), f"{pearson[1]:.3g}"],
+            ["Spearman", num(result["spearman"]), f"{spearman[1]:.3g}"],
+            ["OOV pairs", f"{oov_ratio:.1f}%", ""]]
+    print(_table(["METRIC", "VALUE", "P-VALUE"], rows, right={1, 2}))
+    return 0
+
+
+def cmd_neighbors(args) -> int:
+    if args.topn < 1:
+        raise CLIError(f"--topn must be >= 1, got {args.topn}")
+    kv = _load_vectors(args.model_dir, "neighbors")
+    positive = [args.word] + list(args.positive or [])
+    negative = list(args.negative or [])
+    for word in positive + negative:
+        if word not in kv:
+            raise _unknown_word_error(kv, word, args.model_dir)
+    neighbours = kv.most_similar(positive=positive, negative=negative, topn=args.topn)
+    if args.json:
+        _print_json([{"word": word, "similarity": float(score)} for word, score in neighbours])
+        return 0
+    query = " + ".join(positive) + "".join(f" - {w}" for w in negative)
+    print(f"nearest neighbours of {query} (cosine similarity):")
+    print(_table(["RANK", "WORD", "COSINE"], [[i, w, f"{s:.4f}"] for i, (w, s) in enumerate(neighbours, 1)], right={0, 2}))
+    return 0
+
+
+def cmd_train(args) -> int:
+    recipe = _load_recipe(args.family)
+    with _prog_name(f"hfext train {args.family}"):
+        try:
+            recipe.parse_args(args.recipe_args)  # flag mistakes are usage errors: report them before training starts
+        except (ValueError, FileNotFoundError) as error:
+            raise CLIError(str(error)) from None
+        recipe.main(args.recipe_args)
+    return 0
+
+
+def cmd_quickstart(args) -> int:
+    import logging
+
+    import torch
+
+    data = _gensim_test_data()
+    if args.train_file:
+        _check_input_file(args.train_file, "--train_file")
+        train_file = args.train_file
+    elif data is None:
+        raise CLIError(
+            f"quickstart trains on gensim's bundled English corpus ({QUICKSTART_CORPUS}), but gensim is not "
+            "installed; `pip install gensim`, or pass --train_file your_corpus.txt (one sentence per line)"
+        )
+    else:
+        train_file = os.path.join(data, QUICKSTART_CORPUS)
+    if args.epochs < 1:
+        raise CLIError(f"--epochs must be >= 1, got {args.epochs}")
+    recipe = _load_recipe("word2vec")
+    output_dir = os.path.abspath(os.path.expanduser(args.output_dir))
+
+    print(f"[1/4] training {args.model_type} word2vec on {train_file} ({args.epochs} epochs) ...", flush=True)
+    start = time.perf_counter()
+    recipe_argv = ["--train_file", train_file, "--output_dir", output_dir, "--model_type", args.model_type,
+                   "--num_train_epochs", str(args.epochs), "--seed", str(args.seed)]
+    with _prog_name("hfext quickstart"), contextlib.redirect_stdout(io.StringIO()):
+        results = recipe.main(recipe_argv)
+    print(f"      {results['vocab_size']} words, final loss {results['train_loss']:.3f}, "
+          f"{time.perf_counter() - start:.1f} s; saved to {output_dir}")
+    logging.getLogger("hfext.vectors").setLevel(logging.WARNING)  # the recipe turned INFO logging on
+    kv = _load_vectors(output_dir, "quickstart")
+
+    print("[2/4] evaluating")
+    analogies = os.path.join(data, ANALOGIES_FILE) if data else None
+    if analogies and os.path.isfile(analogies):
+        score, sections = kv.evaluate_word_analogies(analogies)
+        asked = len(sections[-1]["correct"]) + len(sections[-1]["incorrect"])
+        print(f"      analogies ({ANALOGIES_FILE}): accuracy {score:.3f} on {asked} questions in the vocabulary")
+    similarity = os.path.join(data, SIMILARITY_FILE) if data else None
+    if similarity and os.path.isfile(similarity):
+        pearson, spearman, oov = kv.evaluate_word_pairs(similarity)
+        print(f"      WordSim353 ({SIMILARITY_FILE}): Spearman {spearman[0]:.3f}, Pearson {pearson[0]:.3f}, "
+              f"{oov:.1f}% of pairs out of vocabulary")
+    if not data:
+        print("      skipped: the benchmark files come with gensim (`pip install gensim`)")
+
+    print("[3/4] nearest neighbours")
+    words = [w for w in QUICKSTART_WORDS if w in kv][:4]
+    if len(words) < 4:  # another corpus: take mid-frequency words (the most frequent are function words)
+        words += [w for w in kv.index_to_key[50:1000:150] if w not in words][: 4 - len(words)]
+    for word in words:
+        neighbours = ", ".join(f"{w} ({s:.2f})" for w, s in kv.most_similar(word, topn=5))
+        print(f"      {word}: {neighbours}")
+
+    print("[4/4] reloading with transformers' Auto classes")
+    from transformers import AutoModel, AutoTokenizer
+
+    with _quiet_transformers():
+        model = AutoModel.from_pretrained(output_dir)
+        tokenizer = AutoTokenizer.from_pretrained(output_dir)
+    weights = model.get_input_embeddings().weight.detach()
+    saved = _saved_input_embeddings(model, output_dir)
+    same_file = saved is not None and torch.equal(saved, weights)
+    ids = tokenizer.convert_tokens_to_ids(words)
+    same_kv = all(torch.equal(weights[i], torch.from_numpy(kv[w].copy())) for i, w in zip(ids, words))
+    print(f"      AutoModel.from_pretrained -> {type(model).__name__} ({model.config.model_type}), "
+          f"AutoTokenizer.from_pretrained -> {type(tokenizer).__name__} ({len(tokenizer)} tokens)")
+    print(f"      vectors identical to the saved weights: {'yes' if same_file else 'NO'}; "
+          f"token ids give the KeyedVectors rows: {'yes' if same_kv else 'NO'}")
+    print("\nnext:")
+    print(f"  hfext neighbors {output_dir} {words[0]} --topn 10")
+    if data:
+        print(f"  hfext eval analogies {output_dir} {analogies}")
+    print(f"  hfext export word2vec-format {output_dir} vectors.bin --binary")
+    if not (same_file and same_kv):
+        print("hfext: error: the reloaded model's vectors differ from the saved ones", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _saved_input_embeddings(model, model_dir: str):
+    """The input-embedding matrix as stored in ``model.safetensors`` (None if the file is sharded or absent)."""
+    from safetensors import safe_open
+
+    path = os.path.join(model_dir, "model.safetensors")
+    if not os.path.isfile(path):
+        return None
+    embedding = model.get_input_embeddings().weight
+    name = next(n for n, p in model.named_parameters() if p is embedding)
+    prefix = f"{model.base_model_prefix}."
+    candidates = [name, prefix + name, name[len(prefix):] if name.startswith(prefix) else name]
+    with safe_open(path, framework="pt") as f:
+        keys = set(f.keys())
+        for key in candidates:
+            if key in keys:
+                return f.get_tensor(key)
+    return None
+
+
+# ---------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hfext", description="Classic NLP models (word2vec, ...) as Hugging Face models.",
+        epilog="Run `hfext COMMAND --help` for a command's flags. HFEXT_DEBUG=1 shows tracebacks.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("plugins", help="list the installed model-family plugins and what they register")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_plugins)
+
+    p = sub.add_parser("quickstart", help="train, evaluate, query and reload a word2vec on a bundled corpus (~30 s)")
+    p.add_argument("--output_dir", default="./hfext-quickstart", help="where the model is saved (default ./hfext-quickstart)")
+    p.add_argument("--model_type", choices=["skipgram", "cbow"], default="skipgram")
+    p.add_argument("--epochs", type=int, default=5, help="passes over the corpus (word2vec's default: 5)")
+    p.add_argument("--train_file", default=None, help=f"your own corpus instead of gensim's {QUICKSTART_CORPUS}")
+    p.add_argument("--seed", type=int, default=42)
+    p.set_defaults(func=cmd_quickstart)
+
+    p = sub.add_parser("train", help="run a pretraining recipe (single process; use `accelerate launch` for more)",
+                       description="Forward the remaining flags to recipes/pretrain_FAMILY.py; "
+                                   "`hfext train word2vec --help` lists them.")
+    p.add_argument("family", metavar="FAMILY", help="model family, e.g. word2vec")
+    p.add_argument("recipe_args", nargs=argparse.REMAINDER, help="flags of the recipe")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("neighbors", help="nearest neighbours of a word by cosine similarity")
+    p.add_argument("model_dir", metavar="MODEL_DIR")
+    p.add_argument("word", metavar="WORD")
+    p.add_argument("--topn", type=int, default=10)
+    p.add_argument("--positive", nargs="+", action="extend", metavar="W", help="more words to add (king - man + woman)")
+    p.add_argument("--negative", nargs="+", action="extend", metavar="W", help="words to subtract")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_neighbors)
+
+    p = sub.add_parser("eval", help="evaluate word vectors on analogy or word-similarity benchmarks")
+    eval_sub = p.add_subparsers(dest="task", metavar="TASK", required=True)
+    q = eval_sub.add_parser("analogies", help="3CosAdd accuracy on a questions-words.txt-style file")
+    q.add_argument("model_dir", metavar="MODEL_DIR")
+    q.add_argument("file", metavar="FILE")
+    q.add_argument("--restrict_vocab", type=int, default=300_000, help="only the N most frequent words (default 300000)")
+    q.add_argument("--case_sensitive", action="store_true", help="match words exactly instead of upper-casing both sides")
+    q.add_argument("--dummy4unknown", action="store_true", help="count questions with unknown words as wrong")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_eval_analogies)
+    q = eval_sub.add_parser("similarity", help="Pearson/Spearman correlation with human word-pair judgements")
+    q.add_argument("model_dir", metavar="MODEL_DIR")
+    q.add_argument("file", metavar="FILE")
+    q.add_argument("--delimiter", default="\t", help=r"column separator (default a tab; '\t' is understood)")
+    q.add_argument("--restrict_vocab", type=int, default=300_000)
+    q.add_argument("--case_sensitive", action="store_true")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_eval_similarity)
+
+    p = sub.add_parser("export", help="write vectors in other tools' formats")
+    export_sub = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    q = export_sub.add_parser("word2vec-format", help="word2vec C text (or --binary) format, readable by gensim")
+    q.add_argument("model_dir", metavar="MODEL_DIR")
+    q.add_argument("output", metavar="OUT")
+    q.add_argument("--binary", action="store_true")
+    q.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the ``hfext`` command; returns the exit status (argparse usage errors raise SystemExit(2))."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except CLIError as error:
+        if os.environ.get("HFEXT_DEBUG"):
+            raise
+        print(f"hfext: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -325,6 +325,8 @@ def machine_info() -> dict:
         "python": platform.python_version(), "torch": torch.__version__, "gensim": gensim.__version__,
         "numba": numba.__version__, "numpy": numpy.__version__, "transformers": transformers.__version__,
         "numba_threads": numba.config.NUMBA_NUM_THREADS,
+        "numba_threading_layer": _numba_threading_layer(),
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
     try:
@@ -334,6 +336,16 @@ def machine_info() -> dict:
     except ImportError:
         pass
     return info
+
+
+def _numba_threading_layer() -> str:
+    """The layer numba's parallel kernels use (the kernel has run by the time this is asked)."""
+    import numba
+
+    try:
+        return numba.threading_layer()
+    except ValueError:  # no parallel region has run yet
+        return f"not initialised (config: {numba.config.THREADING_LAYER})"
 
 
 def fmt_rate(value) -> str:
@@ -475,12 +487,10 @@ def main(argv=None) -> dict:
     warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\(\)` before")
     import torch
 
-    info = machine_info()
     print("# hfext word2vec vs gensim")
-    print(json.dumps(info, indent=1))
     print(f"uptime before: {_uptime()}")
     tmp = tempfile.mkdtemp(prefix="w2v_vs_gensim_")
-    results: dict = {"machine": info, "settings": {k: v for k, v in vars(args).items()}, "uptime_before": _uptime()}
+    results: dict = {"settings": {k: v for k, v in vars(args).items()}, "uptime_before": _uptime()}
     try:
         corpus_path, words_per_epoch, num_lines = make_corpus(args.repeat, tmp)
         total_words = words_per_epoch * args.epochs
@@ -492,6 +502,8 @@ def main(argv=None) -> dict:
         warm_s = warm_up_hfext(args, corpus_path, tmp)
         print(f"hfext warm-up (numba compile or cache load + tiny runs, not timed below): {warm_s:.1f}s")
         results["hfext_warmup_s"] = warm_s
+        info = results["machine"] = machine_info()
+        print(json.dumps(info, indent=1))
 
         runs: list[dict] = []
         summaries: dict = {}
@@ -519,8 +531,17 @@ def main(argv=None) -> dict:
         table = main_table(summaries)
         print("\n## Results (median words/s, mean quality)\n")
         print(table)
-        results.update(runs=runs, summaries=summaries, table=table)
-        markdown = [table]
+        loads = [r["load1_before"] for r in runs]
+        load_note = (
+            f"1-min load average before the runs: {min(loads):.2f}..{max(loads):.2f} on {info['usable_cores']} cores; "
+            f"cpu util during training: gensim {_span(runs, 'gensim')}, hfext {_span(runs, 'hfext')} "
+            f"(ideal: {args.workers})."
+        )
+        if max(loads) > 0.5 * (info["usable_cores"] or 1):
+            load_note += " WARNING: other work was running on the machine; the speeds above are not clean."
+        print("\n" + load_note)
+        results.update(runs=runs, summaries=summaries, table=table, load_note=load_note)
+        markdown = [table, load_note]
 
         # Optional: hfext's torch backend (GPU, CPU).
         extra_rows = []
@@ -612,6 +633,11 @@ def main(argv=None) -> dict:
             handle.write("\n".join(header) + "\n" + "\n\n".join(markdown) + "\n")
         print(f"wrote {base}.json and {base}.md")
     return results
+
+
+def _span(runs: list[dict], impl: str) -> str:
+    utils = [r["cpu_util"] for r in runs if r["impl"] == impl]
+    return f"{min(utils):.2f}..{max(utils):.2f}" if utils else "n/a"
 
 
 def _uptime() -> str:

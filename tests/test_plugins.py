@@ -118,58 +118,122 @@ def plugin_path(tmp_path_factory):
     return target
 
 
-def _run(code_or_args, plugin_dir, **env_extra):
+# Each subprocess pays for importing torch and transformers, so one script checks several things and
+# prints a JSON report; `cli(...)` runs the `hfext` command in that process and captures what it prints.
+_PRELUDE = """
+import contextlib, io, json, warnings
+
+def cli(*argv):
+    from hfext.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(argv))
+        except SystemExit as exit:
+            code = exit.code
+    return {"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}
+
+report = {}
+"""
+
+
+def _run(script, plugin_dir=None, **env_extra):
+    """Run `script` in a fresh interpreter (the fixtures importable only if `plugin_dir`); returns (report, stderr)."""
     env = {k: v for k, v in os.environ.items() if k not in {"HFEXT_PLUGINS", "PYTHONPATH"}}
-    env.update(PYTHONPATH=str(plugin_dir), **env_extra)
-    args = ["-c", textwrap.dedent(code_or_args)] if isinstance(code_or_args, str) else code_or_args
-    return subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True, timeout=120)
+    if plugin_dir is not None:
+        env["PYTHONPATH"] = str(plugin_dir)
+    env.update(env_extra)
+    code = _PRELUDE + textwrap.dedent(script) + "\nprint(json.dumps(report))\n"
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
 
 
-def test_plugin_package_is_not_importable_without_the_target_dir():
-    # guards the premise of the tests below: the fixtures never leak into the venv
-    result = subprocess.run([sys.executable, "-c", "import hfext_toyplugin"], capture_output=True, text=True,
-                            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
-    assert result.returncode != 0 and "No module named 'hfext_toyplugin'" in result.stderr
-
-
-def test_third_party_plugin_loads_through_its_entry_point(plugin_path, tmp_path):
-    result = _run(
+@pytest.fixture(scope="module")
+def with_plugins(plugin_path, tmp_path_factory):
+    """One interpreter with the toy and the broken plugin installed beside hfext."""
+    toy_dir = tmp_path_factory.mktemp("toy_model")
+    return _run(
         f"""
-        import json, warnings
         import torch
         import hfext
         from transformers import AutoConfig, AutoModel
 
+        # the third-party model family, through the Auto classes only
         config = AutoConfig.for_model("toyplugin-toy", hidden_size=3)
         model = AutoModel.from_config(config)
+        model.save_pretrained({str(toy_dir)!r})
+        reloaded = AutoModel.from_pretrained({str(toy_dir)!r})
         x = torch.randn(2, 3)
-        model.save_pretrained({str(tmp_path / "toy")!r})
-        reloaded = AutoModel.from_pretrained({str(tmp_path / "toy")!r})
-        print(json.dumps({{
+        report["toy"] = {{
             "config": type(config).__module__ + "." + type(config).__name__,
             "model": type(model).__module__ + "." + type(model).__name__,
             "reloaded": type(reloaded).__name__,
             "hidden_size": reloaded.config.hidden_size,
             "same_output": bool(torch.equal(model(x), reloaded(x))),
             "same_weights": all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), reloaded.state_dict().values())),
-        }}))
+        }}
+        try:
+            AutoConfig.for_model("toyplugin-toy", hidden_size=0)
+        except ValueError as error:
+            report["toy_validation"] = str(error)
+
+        # the built-in family still works beside the broken plugin
+        w2v = AutoModel.from_config(AutoConfig.for_model("hfext-skipgram", vocab_size=11, vector_size=4))
+        report["word2vec"] = [type(w2v).__name__, list(w2v.get_input_embeddings().weight.shape)]
+        report["statuses"] = sorted([name, info.status] for name, info in hfext.discovered_plugins().items())
+
+        report["plugins_json"] = cli("plugins", "--json")
+        report["plugins_table"] = cli("plugins")
+        report["neighbors_on_toy"] = cli("neighbors", {str(toy_dir)!r}, "king")
+        report["toy_dir"] = {str(toy_dir)!r}
         """,
         plugin_path,
     )
-    assert result.returncode == 0, result.stderr
-    out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert out == {"config": "hfext_toyplugin.modeling_toy.ToyConfig", "model": "hfext_toyplugin.modeling_toy.ToyModel",
-                   "reloaded": "ToyModel", "hidden_size": 3, "same_output": True, "same_weights": True}
-    assert json.loads((tmp_path / "toy" / "config.json").read_text())["model_type"] == "toyplugin-toy"
-    # the broken plugin installed beside it warned, naming itself and the cause, and stopped nothing
-    assert "hfext plugin 'broken' (hfext_brokenplugin) failed to load" in result.stderr
-    assert "toy_missing_dependency" in result.stderr
 
 
-def test_plugins_command_lists_loaded_and_failed_plugins(plugin_path):
-    result = _run(["-m", "hfext.cli", "plugins", "--json"], plugin_path)
-    assert result.returncode == 0, result.stderr
-    plugins = {p["name"]: p for p in json.loads(result.stdout)}
+def test_plugin_package_is_not_importable_without_the_target_dir(with_plugins):
+    """The fixtures never leak into the venv, and without them a toy model directory is explained."""
+    report, _ = with_plugins
+    alone, _ = _run(
+        f"""
+        try:
+            import hfext_toyplugin
+            report["importable"] = True
+        except ImportError:
+            report["importable"] = False
+        report["neighbors"] = cli("neighbors", {report["toy_dir"]!r}, "king")
+        """
+    )
+    assert alone["importable"] is False
+    assert alone["neighbors"]["code"] == 2
+    assert "type 'toyplugin-toy', which no installed hfext plugin provides" in alone["neighbors"]["stderr"]
+
+
+def test_third_party_plugin_loads_through_its_entry_point(with_plugins):
+    report, stderr = with_plugins
+    assert report["toy"] == {"config": "hfext_toyplugin.modeling_toy.ToyConfig",
+                             "model": "hfext_toyplugin.modeling_toy.ToyModel", "reloaded": "ToyModel",
+                             "hidden_size": 3, "same_output": True, "same_weights": True}
+    config = json.loads((Path(report["toy_dir"]) / "config.json").read_text())
+    assert config["model_type"] == "toyplugin-toy" and config["hidden_size"] == 3
+    assert report["toy_validation"] == "hidden_size must be >= 1, got 0"  # the plugin's config validates
+
+
+def test_broken_plugin_warns_and_stops_nothing(with_plugins):
+    report, stderr = with_plugins
+    # one RuntimeWarning naming the plugin, its entry point and the cause
+    assert stderr.count("RuntimeWarning: hfext plugin 'broken' (hfext_brokenplugin) failed to load") == 1
+    assert "ImportError: hfext_brokenplugin needs the package 'toy_missing_dependency'" in stderr
+    assert report["word2vec"] == ["SkipGramModel", [11, 4]]
+    assert report["statuses"] == [["broken", "failed"], ["toyplugin", "loaded"], ["word2vec", "loaded"]]
+
+
+def test_plugins_command_lists_loaded_and_failed_plugins(with_plugins):
+    report, _ = with_plugins
+    result = report["plugins_json"]
+    assert result["code"] == 0, result["stderr"]
+    plugins = {p["name"]: p for p in json.loads(result["stdout"])}
     assert set(plugins) == {"broken", "toyplugin", "word2vec"}
     toy = plugins["toyplugin"]
     assert (toy["status"], toy["distribution"], toy["value"]) == ("loaded", "hfext-toyplugin", "hfext_toyplugin")
@@ -179,91 +243,43 @@ def test_plugins_command_lists_loaded_and_failed_plugins(plugin_path):
     assert broken["error"].startswith("ImportError: ") and "toy_missing_dependency" in broken["error"]
     assert broken["model_types"] == []
     assert plugins["word2vec"]["status"] == "loaded"
-    assert "'broken'" in result.stderr and "RuntimeWarning" in result.stderr
+    assert plugins["word2vec"]["model_types"] == ["hfext-skipgram", "hfext-cbow"]
 
-    table = _run(["-m", "hfext.cli", "plugins"], plugin_path)
-    assert table.returncode == 0, table.stderr
-    lines = table.stdout.splitlines()
+    table = report["plugins_table"]
+    assert table["code"] == 0, table["stderr"]
+    lines = table["stdout"].splitlines()
     assert lines[0].split()[:3] == ["PLUGIN", "DISTRIBUTION", "STATUS"]
     table_rows = lines[2 : lines.index("")]  # the table, then a blank line, then the errors
     rows = {line.split()[0]: line.split() for line in table_rows}
     assert set(rows) == {"broken", "toyplugin", "word2vec"}
     assert rows["toyplugin"][:4] == ["toyplugin", "hfext-toyplugin", "loaded", "toyplugin-toy"]
     assert rows["broken"][:3] == ["broken", "hfext-brokenplugin", "failed"]
-    assert "ToyModel -> AutoModel" in table.stdout
+    assert "ToyModel -> AutoModel" in table["stdout"]
     assert any(line.startswith("broken (hfext_brokenplugin) failed: ImportError") for line in lines)
 
 
-def test_word2vec_still_loads_beside_a_broken_plugin(plugin_path):
-    result = _run(
-        """
-        import hfext
-        from transformers import AutoConfig, AutoModel
-        model = AutoModel.from_config(AutoConfig.for_model("hfext-skipgram", vocab_size=11, vector_size=4))
-        print(type(model).__name__, tuple(model.get_input_embeddings().weight.shape))
-        print(sorted((n, p.status) for n, p in hfext.discovered_plugins().items()))
-        """,
-        plugin_path,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines() == [
-        "SkipGramModel (11, 4)",
-        "[('broken', 'failed'), ('toyplugin', 'loaded'), ('word2vec', 'loaded')]",
-    ]
+def test_vector_commands_refuse_a_model_without_word_vectors(with_plugins):
+    """A model directory of another (registered) family gets a clear message, not a traceback."""
+    report, _ = with_plugins
+    result = report["neighbors_on_toy"]
+    assert result["code"] == 2 and result["stdout"] == ""
+    assert "holds a 'toyplugin-toy' model (ToyConfig), not a word-vector model" in result["stderr"]
+    assert "hfext-skipgram" in result["stderr"]
 
 
 def test_allow_list_loads_only_the_named_plugins(plugin_path):
-    result = _run(
+    report, stderr = _run(
         """
-        import json, hfext, transformers
-        print(json.dumps({"plugins": sorted(hfext.discovered_plugins()),
-                          "toy_registered": "toyplugin-toy" in transformers.CONFIG_MAPPING}))
+        import hfext, transformers
+        report["plugins"] = sorted(hfext.discovered_plugins())
+        report["toy_registered"] = "toyplugin-toy" in transformers.CONFIG_MAPPING
+        report["listed"] = cli("plugins", "--json")
         """,
-        plugin_path, HFEXT_PLUGINS="word2vec",
+        plugin_path, HFEXT_PLUGINS=" word2vec ",
     )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"plugins": ["word2vec"], "toy_registered": False}
-    assert "broken" not in result.stderr  # never imported, so no warning
-
-    listed = _run(["-m", "hfext.cli", "plugins", "--json"], plugin_path, HFEXT_PLUGINS=" toyplugin , word2vec")
-    assert listed.returncode == 0, listed.stderr
-    status = {p["name"]: p["status"] for p in json.loads(listed.stdout)}
-    assert status == {"broken": "skipped", "toyplugin": "loaded", "word2vec": "loaded"}
-
-
-def test_vector_commands_refuse_a_model_without_word_vectors(plugin_path, tmp_path):
-    """A model directory of another (registered) family gets a clear message, not a traceback."""
-    save = _run(
-        f"""
-        import hfext
-        from transformers import AutoConfig, AutoModel
-        AutoModel.from_config(AutoConfig.for_model("toyplugin-toy")).save_pretrained({str(tmp_path / "toy")!r})
-        """,
-        plugin_path,
-    )
-    assert save.returncode == 0, save.stderr
-    result = _run(["-m", "hfext.cli", "neighbors", str(tmp_path / "toy"), "king"], plugin_path)
-    assert result.returncode == 2
-    assert "holds a 'toyplugin-toy' model (ToyConfig), not a word-vector model" in result.stderr
-    assert "hfext-skipgram" in result.stderr and "Traceback" not in result.stderr
-    # and without the plugin installed, the message says which plugin is missing
-    alone = subprocess.run([sys.executable, "-m", "hfext.cli", "neighbors", str(tmp_path / "toy"), "king"],
-                           capture_output=True, text=True, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
-    assert alone.returncode == 2
-    assert "type 'toyplugin-toy', which no installed hfext plugin provides" in alone.stderr
-
-
-def test_toy_config_validates_in_its_constructor(plugin_path):
-    result = _run(
-        """
-        import hfext
-        from transformers import AutoConfig
-        try:
-            AutoConfig.for_model("toyplugin-toy", hidden_size=0)
-        except ValueError as error:
-            print(error)
-        """,
-        plugin_path,
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "hidden_size must be >= 1, got 0"
+    assert report["plugins"] == ["word2vec"] and report["toy_registered"] is False
+    assert "broken" not in stderr  # never imported, so no warning
+    status = {p["name"]: (p["status"], p["error"]) for p in json.loads(report["listed"]["stdout"])}
+    assert status == {"broken": ("skipped", "not in the HFEXT_PLUGINS allow-list"),
+                      "toyplugin": ("skipped", "not in the HFEXT_PLUGINS allow-list"),
+                      "word2vec": ("loaded", None)}

@@ -60,15 +60,21 @@ def test_recipe_learns_and_saves_a_loadable_model(trained):
     assert not list(output_dir.glob(".saving.tmp"))
 
 
-def test_vectors_reach_gensim_quality_on_a_real_corpus(gensim_data, tmp_path):
-    """head500 (330k words), word2vec defaults: gensim 4.4 reaches analogy ~0.033, WordSim353 rho ~0.38."""
+@pytest.mark.parametrize(
+    "extra, min_accuracy, min_spearman",
+    [([], 0.02, 0.33), (["--hs"], 0.03, 0.5), (["--model_type", "cbow"], 0.005, 0.2)],
+    ids=["skipgram-negative", "skipgram-hs", "cbow-negative"],
+)
+def test_vectors_reach_gensim_quality_on_a_real_corpus(gensim_data, tmp_path, extra, min_accuracy, min_spearman):
+    """head500 (330k words), word2vec defaults. gensim 4.4 here: skip-gram analogy 0.033 / WordSim353
+    rho 0.38; skip-gram hs 0.064 / 0.64; CBOW 0.005 / 0.05."""
     results = recipe.main([
         "--train_file", str(gensim_data / "head500.noblanks.cor"), "--output_dir", str(tmp_path), "--seed", "1",
         "--analogies_file", str(gensim_data / "questions-words.txt"),
-        "--similarity_file", str(gensim_data / "wordsim353.tsv"),
+        "--similarity_file", str(gensim_data / "wordsim353.tsv"), *extra,
     ])
-    assert results["analogy_accuracy"] > 0.02
-    assert results["similarity_spearman"] > 0.33
+    assert results["analogy_accuracy"] > min_accuracy
+    assert results["similarity_spearman"] > min_spearman
 
 
 def test_same_seed_gives_bit_identical_vectors(trained, gensim_data, tmp_path):
@@ -108,12 +114,10 @@ def test_resume_with_changed_settings_is_refused(gensim_data, tmp_path):
         run(gensim_data, tmp_path, "--resume_from_checkpoint", str(tmp_path))
 
 
-@pytest.mark.parametrize("extra, model_cls", [(["--model_type", "cbow"], CBOWModel), (["--hs"], SkipGramModel)])
-def test_cbow_and_hierarchical_softmax_learn(gensim_data, tmp_path, extra, model_cls):
-    results = run(gensim_data, tmp_path, *extra)
-    assert isinstance(AutoModel.from_pretrained(tmp_path), model_cls)
-    start = 6 * np.log(2) if "--hs" not in extra else None
-    assert results["train_loss"] < (start or 8.0) * 0.85
+def test_cbow_learns(gensim_data, tmp_path):
+    results = run(gensim_data, tmp_path, "--model_type", "cbow")
+    assert isinstance(AutoModel.from_pretrained(tmp_path), CBOWModel)
+    assert results["train_loss"] < 0.85 * 6 * np.log(2)  # negative sampling starts at (K + 1) log 2
 
 
 def test_torch_backend_learns_like_the_kernel(gensim_data, tmp_path):

@@ -113,22 +113,57 @@ def _word_vector_model_types() -> list[str]:
     return types
 
 
+def _check_model_type(model_dir: str, model_type: str, command: str) -> None:
+    """CLIError unless `model_type` is registered and is a word-vector model type."""
+    import transformers
+
+    import hfext
+
+    word_vector_types = _word_vector_model_types()
+    known = ", ".join(word_vector_types) or "none"
+    if model_type not in transformers.CONFIG_MAPPING:
+        failed = [name for name, info in hfext.discovered_plugins().items() if info.status == "failed"]
+        hint = f" (plugins that failed to load: {', '.join(failed)})" if failed else ""
+        raise CLIError(
+            f"'{model_dir}' holds a model of type '{model_type}', which no installed hfext plugin provides"
+            f"{hint}; install the plugin that provides it, and run `hfext plugins` to check (word-vector types "
+            f"available: {known})"
+        )
+    if model_type not in word_vector_types:
+        config_class = transformers.CONFIG_MAPPING[model_type]
+        raise CLIError(
+            f"'{model_dir}' holds a '{model_type}' model ({config_class.__name__}), not a word-vector model; "
+            f"`hfext {command}` works on word-embedding models ({known})"
+        )
+
+
 def _check_model_dir(model_dir: str, command: str) -> str:
     """Validate a MODEL_DIR argument before loading it; returns the path (or Hub id) to load.
 
     Raises CLIError naming the problem and the fix for: a missing directory, a file, a folder without
     config.json or tokenizer, a model type no installed plugin provides, or a model that has no word vectors.
     """
-    import transformers
-
-    import hfext
-
     path = Path(model_dir).expanduser()
     make_one = "train one with `hfext train word2vec --train_file corpus.txt --output_dir DIR` or `hfext quickstart`"
     if not path.exists():
-        if _looks_like_repo_id(model_dir):
-            return model_dir  # maybe a Hub repo id: from_pretrained decides, and its error is wrapped
-        raise CLIError(f"model directory '{model_dir}' does not exist; pass the --output_dir of a training run, or {make_one}")
+        # "org/name" could be a Hub repo id, unless "org" is a local folder: then it is a mistyped path
+        if not _looks_like_repo_id(model_dir) or path.parent.is_dir():
+            raise CLIError(
+                f"model directory '{model_dir}' does not exist; pass the --output_dir of a training run, or {make_one}"
+            )
+        # maybe a Hub repo id: read its config first so a non-word-vector model is refused before downloading weights
+        from transformers import AutoConfig
+
+        try:
+            with _quiet_transformers():
+                config = AutoConfig.from_pretrained(model_dir)
+        except (OSError, ValueError) as error:
+            raise CLIError(
+                f"'{model_dir}' is not a local directory, and loading it as a Hub repo id failed: {error} "
+                "(if you meant a local folder, check the path)"
+            ) from None
+        _check_model_type(model_dir, config.model_type, command)
+        return model_dir
     if not path.is_dir():
         raise CLIError(
             f"'{model_dir}' is a file, not a model directory; pass the folder that holds config.json, "
@@ -147,22 +182,7 @@ def _check_model_dir(model_dir: str, command: str) -> str:
     model_type = config.get("model_type") if isinstance(config, dict) else None
     if not model_type:
         raise CLIError(f"'{config_file}' has no model_type; it was not written by `save_pretrained`")
-    word_vector_types = _word_vector_model_types()
-    known = ", ".join(word_vector_types) or "none"
-    if model_type not in transformers.CONFIG_MAPPING:
-        failed = [name for name, info in hfext.discovered_plugins().items() if info.status == "failed"]
-        hint = f" (plugins that failed to load: {', '.join(failed)})" if failed else ""
-        raise CLIError(
-            f"'{model_dir}' holds a model of type '{model_type}', which no installed hfext plugin provides"
-            f"{hint}; install the plugin that provides it, and run `hfext plugins` to check (word-vector types "
-            f"available: {known})"
-        )
-    if model_type not in word_vector_types:
-        config_class = transformers.CONFIG_MAPPING[model_type]
-        raise CLIError(
-            f"'{model_dir}' holds a '{model_type}' model ({config_class.__name__}), not a word-vector model; "
-            f"`hfext {command}` works on word-embedding models ({known})"
-        )
+    _check_model_type(model_dir, model_type, command)
     if not any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
         raise CLIError(
             f"'{model_dir}' has no tokenizer (tokenizer.json), so its vectors have no words; save the tokenizer "
@@ -180,8 +200,7 @@ def _load_vectors(model_dir: str, command: str):
         with _quiet_transformers():
             return KeyedVectors.from_pretrained(source)
     except (OSError, ValueError) as error:
-        where = "" if os.path.exists(source) else " (it is not a local directory, so it was looked up on the Hub)"
-        raise CLIError(f"cannot load word vectors from '{model_dir}'{where}: {error}") from None
+        raise CLIError(f"cannot load word vectors from '{model_dir}': {error}") from None
 
 
 def _check_input_file(path: str, what: str, shipped_name: str | None = None) -> None:
@@ -500,6 +519,9 @@ def _saved_input_embeddings(model, model_dir: str):
 # ---------------------------------------------------------------------- parser
 
 
+MODEL_DIR_HELP = "a word-vector model folder written by `hfext train` / `hfext quickstart`, or a Hub repo id"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hfext", description="Classic NLP models (word2vec, ...) as Hugging Face models.",
@@ -527,9 +549,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("neighbors", help="nearest neighbours of a word by cosine similarity")
-    p.add_argument("model_dir", metavar="MODEL_DIR")
+    p.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_DIR_HELP)
     p.add_argument("word", metavar="WORD")
-    p.add_argument("--topn", type=int, default=10)
+    p.add_argument("--topn", type=int, default=10, help="how many neighbours (default 10)")
     p.add_argument("--positive", nargs="+", action="extend", metavar="W", help="more words to add (king - man + woman)")
     p.add_argument("--negative", nargs="+", action="extend", metavar="W", help="words to subtract")
     p.add_argument("--json", action="store_true")
@@ -538,16 +560,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate word vectors on analogy or word-similarity benchmarks")
     eval_sub = p.add_subparsers(dest="task", metavar="TASK", required=True)
     q = eval_sub.add_parser("analogies", help="3CosAdd accuracy on a questions-words.txt-style file")
-    q.add_argument("model_dir", metavar="MODEL_DIR")
-    q.add_argument("file", metavar="FILE")
+    q.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_DIR_HELP)
+    q.add_argument("file", metavar="FILE", help=f"': section' headers, then 'a b c d' lines (gensim ships {ANALOGIES_FILE})")
     q.add_argument("--restrict_vocab", type=int, default=300_000, help="only the N most frequent words (default 300000)")
     q.add_argument("--case_sensitive", action="store_true", help="match words exactly instead of upper-casing both sides")
     q.add_argument("--dummy4unknown", action="store_true", help="count questions with unknown words as wrong")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_eval_analogies)
     q = eval_sub.add_parser("similarity", help="Pearson/Spearman correlation with human word-pair judgements")
-    q.add_argument("model_dir", metavar="MODEL_DIR")
-    q.add_argument("file", metavar="FILE")
+    q.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_DIR_HELP)
+    q.add_argument("file", metavar="FILE", help=f"'word1 word2 score' lines (gensim ships {SIMILARITY_FILE})")
     q.add_argument("--delimiter", default="\t", help=r"column separator (default a tab; '\t' is understood)")
     q.add_argument("--restrict_vocab", type=int, default=300_000)
     q.add_argument("--case_sensitive", action="store_true")
@@ -557,8 +579,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write vectors in other tools' formats")
     export_sub = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
     q = export_sub.add_parser("word2vec-format", help="word2vec C text (or --binary) format, readable by gensim")
-    q.add_argument("model_dir", metavar="MODEL_DIR")
-    q.add_argument("output", metavar="OUT")
+    q.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_DIR_HELP)
+    q.add_argument("output", metavar="OUT", help="the file to write")
     q.add_argument("--binary", action="store_true")
     q.set_defaults(func=cmd_export)
     return parser

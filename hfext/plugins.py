@@ -72,6 +72,7 @@ def _register(plugin, info: PluginInfo) -> None:
     if not configs:
         raise TypeError(f"plugin object {plugin!r} has no `configs` list; see hfext.plugins for the protocol")
     explicit = dict(getattr(plugin, "auto_classes", {}) or {})
+    # Check every config before registering any, so a bad plugin is never left half-registered.
     for config_class in configs:
         model_type = getattr(config_class, "model_type", "")
         if not model_type:
@@ -81,9 +82,13 @@ def _register(plugin, info: PluginInfo) -> None:
                 f"model_type {model_type!r} of {config_class.__name__} is already taken by "
                 f"{transformers.CONFIG_MAPPING[model_type].__name__}; namespace it, e.g. 'yourpkg-{model_type}'"
             )
+    for model_class in models:
+        if not (explicit.get(model_class) or auto_class_names_for(model_class)):
+            logger.warning("plugin model %s fits no Auto class by its name; list it in `auto_classes`", model_class)
+    for config_class in configs:
         # exist_ok makes registration idempotent (two imports, several processes, reloads).
-        transformers.AutoConfig.register(model_type, config_class, exist_ok=True)
-        info.model_types.append(model_type)
+        transformers.AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
+        info.model_types.append(config_class.model_type)
     for model_class in models:
         names = explicit.get(model_class) or auto_class_names_for(model_class)
         for auto_name in names:
@@ -99,6 +104,7 @@ def load_plugins(force: bool = False) -> dict[str, PluginInfo]:
     with _lock:
         if _loaded and not force:
             return dict(_plugins)
+        _plugins.clear()
         allowed = os.environ.get(_ALLOW_LIST_ENV)
         allow = {name.strip() for name in allowed.split(",") if name.strip()} if allowed else None
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):

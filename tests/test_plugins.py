@@ -17,7 +17,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import torch
 import transformers
 from transformers import AutoConfig, AutoModel, PreTrainedConfig
 
@@ -108,11 +107,13 @@ def plugin_path(tmp_path_factory):
         shutil.copytree(FIXTURES / name, work / name)
         sources.append(str(work / name))
     target = work / "site"
-    subprocess.run(
+    # --no-build-isolation --no-index: offline, built with the setuptools of this environment
+    result = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
          "--disable-pip-version-check", "--target", str(target), *sources],
-        check=True, capture_output=True, text=True,
+        capture_output=True, text=True,
     )
+    assert result.returncode == 0, f"pip could not install the plugin fixtures (is setuptools installed?):\n{result.stderr}"
     assert sorted(p.name for p in target.glob("*.dist-info")) == [
         "hfext_brokenplugin-0.0.1.dist-info", "hfext_toyplugin-0.0.1.dist-info"]
     return target
@@ -121,7 +122,7 @@ def plugin_path(tmp_path_factory):
 # Each subprocess pays for importing torch and transformers, so one script checks several things and
 # prints a JSON report; `cli(...)` runs the `hfext` command in that process and captures what it prints.
 _PRELUDE = """
-import contextlib, io, json, warnings
+import contextlib, io, json
 
 def cli(*argv):
     from hfext.cli import main

@@ -103,6 +103,10 @@ def save_pretrained_atomic(model, tokenizer, output_dir: str | os.PathLike, extr
         tokenizer.save_pretrained(tmp)
     for name, text in (extra_files or {}).items():
         (tmp / name).write_text(text)
+    umask = os.umask(0)
+    os.umask(umask)
     for item in tmp.iterdir():
+        if item.is_file():
+            os.chmod(item, 0o666 & ~umask)  # some writers create 0600 files; model folders are meant to be shared
         os.replace(item, output_dir / item.name)
     tmp.rmdir()

@@ -196,3 +196,18 @@ def test_two_process_accelerate_launch(gensim_data, tmp_path):
     assert results["backend"] == "torch" and results["train_loss"] < 3.6
     assert isinstance(AutoModel.from_pretrained(outputs[0]), SkipGramModel)
     assert_same_weights(*outputs)  # deterministic for a given seed under 2 processes
+
+
+def test_dataset_input_equals_file_input(gensim_data, tmp_path, monkeypatch):
+    """`--dataset_name` (here a local folder of text files read by `datasets`) streams the same corpus
+    as `--train_file`, so the models are identical."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    (folder / "train.txt").write_bytes((gensim_data / "lee_background.cor").read_bytes())
+    run(gensim_data, tmp_path / "from_file", "--num_train_epochs", "1")
+    recipe.main(["--dataset_name", str(folder), "--text_column", "text", "--output_dir", str(tmp_path / "from_dataset"),
+                 "--num_train_epochs", "1", "--batch_words", "2000"])
+    assert_same_weights(tmp_path / "from_file", tmp_path / "from_dataset")
+    with pytest.raises(ValueError, match="no column 'body'"):
+        recipe.main(["--dataset_name", str(folder), "--text_column", "body", "--output_dir", str(tmp_path / "x")])

@@ -211,3 +211,16 @@ def test_dataset_input_equals_file_input(gensim_data, tmp_path, monkeypatch):
     assert_same_weights(tmp_path / "from_file", tmp_path / "from_dataset")
     with pytest.raises(ValueError, match="no column 'body'"):
         recipe.main(["--dataset_name", str(folder), "--text_column", "body", "--output_dir", str(tmp_path / "x")])
+
+
+def test_tracking_writes_tensorboard_events_with_the_mean_loss(gensim_data, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run(gensim_data, tmp_path, "--with_tracking", "--num_train_epochs", "1")
+    event_files = list(tmp_path.rglob("events.out.tfevents.*"))
+    assert event_files
+    events = EventAccumulator(str(event_files[0].parent))
+    events.Reload()
+    losses = [e.value for e in events.Scalars("train_loss")]
+    assert len(losses) >= 4 and losses[-1] < losses[0]  # one true mean per logging interval, decreasing

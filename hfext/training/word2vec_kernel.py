@@ -58,24 +58,30 @@ def _gradient_and_loss(f, label, lr, sigmoid_table, log_sigmoid_table):
     return g, loss
 
 
+@njit(inline="always", fastmath=True)
+def _binary_step(h, u, t, label, lr, neu1e):
+    """One binary decision "is t the target?": returns (g, loss) and adds g * u_t to the input gradient."""
+    f = np.float32(0.0)
+    for k in range(h.shape[0]):
+        f += h[k] * u[t, k]
+    g, loss = _gradient_and_loss(f, label, lr, SIGMOID_TABLE, LOG_SIGMOID_TABLE)
+    for k in range(h.shape[0]):
+        neu1e[k] += g * u[t, k]
+    return g, loss
+
+
 @njit(fastmath=True, nogil=True, cache=True)
 def _score(h, word, u, negative, noise_table, points, codes, code_lengths, hs, lr, rng_state, targets, grads, slot, neu1e):
     """Score one prediction of ``word`` from input vector ``h``; store targets and g from ``slot`` on.
 
     Accumulates the input gradient into ``neu1e``; returns the summed -log-likelihood."""
-    dim = h.shape[0]
     loss_sum = 0.0
     tmask = np.uint64(0xFFFFFFFFFFFFFFFF)
     if hs:  # one binary decision per inner node on word's Huffman path; target of node j is 1 - code_j
         for node in range(code_lengths[word]):
             t = points[word, node]
-            f = np.float32(0.0)
-            for k in range(dim):
-                f += h[k] * u[t, k]
-            g, loss = _gradient_and_loss(f, 1 - codes[word, node], lr, SIGMOID_TABLE, LOG_SIGMOID_TABLE)
+            g, loss = _binary_step(h, u, t, 1 - codes[word, node], lr, neu1e)
             loss_sum += loss
-            for k in range(dim):
-                neu1e[k] += g * u[t, k]
             targets[slot] = t
             grads[slot] = g
             slot += 1
@@ -91,13 +97,8 @@ def _score(h, word, u, negative, noise_table, points, codes, code_lengths, hs, l
                 targets[slot] = -1
                 slot += 1
                 continue
-        f = np.float32(0.0)
-        for k in range(dim):
-            f += h[k] * u[t, k]
-        g, loss = _gradient_and_loss(f, label, lr, SIGMOID_TABLE, LOG_SIGMOID_TABLE)
+        g, loss = _binary_step(h, u, t, label, lr, neu1e)
         loss_sum += loss
-        for k in range(dim):
-            neu1e[k] += g * u[t, k]
         targets[slot] = t
         grads[slot] = g
         slot += 1

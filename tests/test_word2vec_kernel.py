@@ -1,11 +1,12 @@
-"""The fused CPU kernel: same update as autograd on the model's loss, minibatch semantics equal to a
-plain numpy reference, and bit-identical results whatever the thread count."""
+"""The fused CPU kernel: the same update as autograd on the model's loss, lanes that are exactly
+sequential word2vec.c SGD merged as documented (checked against plain numpy), and bit-identical
+results whatever the thread count."""
 
 import numpy as np
 import pytest
 import torch
 
-from hfext.training.word2vec_kernel import EXP_TABLE_SIZE, MAX_EXP, SIGMOID_TABLE, set_threads, train_chunk
+from hfext.training.word2vec_kernel import EXP_TABLE_SIZE, MAX_EXP, SIGMOID_TABLE, make_workspace, set_threads, train_chunk
 from hfext_word2vec import CBOWConfig, CBOWModel, SkipGramConfig, SkipGramModel, build_huffman_tree
 
 NO_TREE = (np.zeros((0, 0), np.int32), np.zeros((0, 0), np.int8), np.zeros(0, np.int32))
@@ -29,53 +30,64 @@ def tree_arrays(counts):
     return points.numpy().astype(np.int32), codes.numpy().astype(np.int8), lengths.numpy().astype(np.int32)
 
 
-def run_kernel(v, u, ids, windows, cbow=False, negative=0, noise=(0,), tree=NO_TREE, lr=0.05, mb=4, threads=1, seed=7):
+def run_kernel(v, u, ids, windows, cbow=False, negative=0, noise=(0,), tree=NO_TREE, lr=0.05, lanes=1,
+               centers_per_lane=1000, seed=7):
     n = len(ids)
+    targets = tree[0].shape[1] + (negative + 1 if negative else 0)
+    workspace = make_workspace(v.shape[0], u.shape[0], v.shape[1], lanes, centers_per_lane, int(max(windows)), targets, cbow)
     return train_chunk(
         v, u, np.asarray(ids, np.int32), np.zeros(n, np.int64), np.full(n, n, np.int64),
         np.asarray(windows, np.int32), cbow, True, negative, np.asarray(noise, np.int32), *tree,
-        np.float32(lr), np.float32(lr), np.uint64(seed), mb, threads,
+        np.float32(lr), np.float32(lr), np.uint64(seed), centers_per_lane, workspace,
     )
 
 
-def reference(v, u, ids, windows, cbow, negative, noise_word, tree, lr, mb):
-    """Minibatch SGD exactly as the kernel documents it, in plain numpy: every gradient of a
-    minibatch is taken at the same snapshot; u_t += g h and the input rows += their summed gradient."""
-    v, u = v.astype(np.float64), u.astype(np.float64)
+def sequential_sgd(v, u, ids, windows, centers, n, cbow, negative, noise_word, tree, lr):
+    """word2vec.c's plain per-pair SGD over ``centers`` (the context word's v predicts the center)."""
     points, codes, lengths = tree
+    for i in centers:
+        lo, hi = max(0, i - windows[i]), min(n, i + windows[i] + 1)
+        contexts = [j for j in range(lo, hi) if j != i]
+        if not contexts:
+            continue
+        word = ids[i]
+        inputs = [contexts] if cbow else [[j] for j in contexts]
+        for group in inputs:
+            h = np.mean([v[ids[j]] for j in group], 0).astype(np.float32)
+            targets = []
+            if len(lengths):
+                targets += [(points[word, k], 1 - codes[word, k]) for k in range(lengths[word])]
+            if negative:
+                targets += [(word, 1)] + [(noise_word, 0)] * negative * int(noise_word != word)
+            neu1e = np.zeros_like(h)
+            for t, label in targets:
+                g = np.float32((label - table_sigmoid(np.float32(h @ u[t]))) * lr)
+                neu1e += g * u[t]
+                u[t] += g * h
+            for j in group:
+                v[ids[j]] += neu1e
+
+
+def reference(v, u, ids, windows, cbow, negative, noise_word, tree, lr, lanes):
+    """One round: each lane runs sequential SGD on its own copy over its block of centers; rows
+    changed by one lane take its value, rows changed by several get the sum of their changes."""
     n = len(ids)
-    for start in range(0, n, mb):
-        du, dv = np.zeros_like(u), np.zeros_like(v)
-        for i in range(start, min(n, start + mb)):
-            lo, hi = max(0, i - windows[i]), min(n, i + windows[i] + 1)
-            contexts = [j for j in range(lo, hi) if j != i]
-            if not contexts:
-                continue
-            if cbow:
-                predictions = [(np.mean([v[ids[j]] for j in contexts], 0), ids[i], [ids[j] for j in contexts])]
-            else:
-                predictions = [(v[ids[j]], ids[i], [ids[j]]) for j in contexts]
-            for h, word, input_rows in predictions:
-                targets = []
-                if len(lengths):
-                    targets += [(points[word, k], 1 - codes[word, k]) for k in range(lengths[word])]
-                if negative:
-                    targets += [(word, 1)] + [(noise_word, 0)] * negative * int(noise_word != word)
-                neu1e = np.zeros_like(h)
-                for t, label in targets:
-                    g = (label - table_sigmoid(np.float32(h @ u[t]))) * lr
-                    neu1e += g * u[t]
-                    du[t] += g * h
-                for row in input_rows:
-                    dv[row] += neu1e
-        u += du
-        v += dv
-    return v, u
+    block = -(-n // lanes)
+    results = []
+    for lane in range(lanes):
+        lv, lu = v.copy(), u.copy()
+        sequential_sgd(lv, lu, ids, windows, range(lane * block, min(n, (lane + 1) * block)), n, cbow, negative,
+                       noise_word, tree, lr)
+        results.append((lv, lu))
+    merged_v = v + sum(lv - v for lv, _ in results)
+    merged_u = u + sum(lu - u for _, lu in results)
+    return merged_v, merged_u
 
 
+@pytest.mark.parametrize("lanes", [1, 2])
 @pytest.mark.parametrize("cbow", [False, True])
 @pytest.mark.parametrize("objective", ["negative_sampling", "hierarchical_softmax"])
-def test_kernel_equals_minibatch_reference(cbow, objective):
+def test_kernel_equals_sequential_lanes_reference(cbow, objective, lanes):
     rng = np.random.default_rng(0)
     vocab, dim, n = 9, 5, 40
     counts = rng.integers(1, 50, vocab)
@@ -86,8 +98,8 @@ def test_kernel_equals_minibatch_reference(cbow, objective):
     windows = rng.integers(1, 4, n)
     tree = tree_arrays(counts) if hs else NO_TREE
     negative = 0 if hs else 3
-    expected_v, expected_u = reference(v, u, ids, windows, cbow, negative, 4, tree, 0.05, 4)
-    loss, count = run_kernel(v, u, ids, windows, cbow, negative, (4,), tree, mb=4)
+    expected_v, expected_u = reference(v, u, ids, windows, cbow, negative, 4, tree, 0.05, lanes)
+    loss, count = run_kernel(v, u, ids, windows, cbow, negative, (4,), tree, lanes=lanes)
     np.testing.assert_allclose(v, expected_v, atol=2e-5)
     np.testing.assert_allclose(u, expected_u, atol=2e-5)
     assert count == (n if cbow else sum(min(n, i + w + 1) - max(0, i - w) - 1 for i, w in enumerate(windows)))
@@ -114,7 +126,7 @@ def test_kernel_step_is_sgd_on_the_models_own_loss(cbow):
         out = model(input_ids=torch.tensor([1]), labels=torch.tensor([3]), negative_ids=torch.tensor([[5, 5]]))
     out.loss.backward()
     v, u = v0.copy(), u0.copy()
-    loss, count = run_kernel(v, u, ids, windows, cbow, 2, (5,), lr=lr, mb=8)
+    loss, count = run_kernel(v, u, ids, windows, cbow, 2, (5,), lr=lr)
     grad_v = model.center_embeddings.weight.grad.numpy()
     grad_u = model.context_embeddings.weight.grad.numpy()
     expected_v = v0 - lr * grad_v * (2.0 if cbow else 1.0)
@@ -126,17 +138,18 @@ def test_kernel_step_is_sgd_on_the_models_own_loss(cbow):
 
 @pytest.mark.parametrize("cbow", [False, True])
 def test_kernel_is_bit_identical_for_any_thread_count(cbow):
+    """The vectors depend on the number of lanes, never on how many threads run them or their timing."""
     rng = np.random.default_rng(1)
     vocab, dim, n = 300, 16, 5000
     ids = rng.integers(0, vocab, n)
     windows = rng.integers(1, 6, n)
     noise = rng.integers(0, vocab, 1000)
     results = []
+    start = rng.normal(0, 0.1, (vocab, dim)).astype(np.float32)
     for threads in (1, 2, 2):
-        threads = set_threads(threads)
-        v = rng.normal(0, 0.1, (vocab, dim)).astype(np.float32) * 0 + np.float32(0.01)
-        u = np.zeros((vocab, dim), np.float32)
-        loss, _ = run_kernel(v, u, ids, windows, cbow, 5, noise, mb=64, threads=threads)
+        set_threads(threads)
+        v, u = start.copy(), np.zeros((vocab, dim), np.float32)
+        loss, _ = run_kernel(v, u, ids, windows, cbow, 5, noise, lanes=2, centers_per_lane=300)  # several rounds
         results.append((v, u, loss))
     for v, u, loss in results[1:]:
         assert np.array_equal(v, results[0][0]) and np.array_equal(u, results[0][1]) and loss == results[0][2]

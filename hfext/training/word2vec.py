@@ -17,7 +17,7 @@ import torch
 
 from ..data.windows import WindowChunks, build_noise_table, cbow_windows, skipgram_pairs
 from .loop import StepResult, TrainingTask
-from .word2vec_kernel import set_threads, train_chunk
+from .word2vec_kernel import make_workspace, set_threads, train_chunk
 
 BACKENDS = ("auto", "kernel", "torch")
 
@@ -50,14 +50,14 @@ class Word2VecTask(TrainingTask):
         seed: int,
         num_processes: int = 1,
         threads: int | None = None,
-        centers_per_minibatch: int = 128,
+        centers_per_lane: int = 16384,
     ):
         self.chunks = chunks
         self.backend = backend
         self.fused = backend == "kernel"
         self.seed = int(seed)
         self.num_processes = int(num_processes)
-        self.centers_per_minibatch = int(centers_per_minibatch)
+        self.centers_per_lane = int(centers_per_lane)
         config = model.config
         self.cbow = config.model_type == "hfext-cbow"
         self.objective = config.objective
@@ -67,12 +67,19 @@ class Word2VecTask(TrainingTask):
         self.negative = config.negative if self.objective == "negative_sampling" else 0
         self.noise_table = build_noise_table(counts, config.ns_exponent) if self.negative else np.zeros(1, np.int32)
         if self.fused:
-            self.threads = set_threads(threads or os.cpu_count() or 1)
+            # One lane per thread; the vectors depend on the lanes (so on --workers), never on timing.
+            self.lanes = max(1, int(threads or os.cpu_count() or 1))
+            self.threads = set_threads(self.lanes)
             if self.objective == "hierarchical_softmax":
                 points, codes, lengths = (t.cpu().numpy() for t in model.huffman_tree())
                 self.tree = (points.astype(np.int32), codes.astype(np.int8), lengths.astype(np.int32))
             else:
                 self.tree = (np.zeros((0, 0), np.int32), np.zeros((0, 0), np.int8), np.zeros(0, np.int32))
+            targets_per_prediction = (self.tree[0].shape[1]) + (self.negative + 1 if self.negative else 0)
+            self.workspace = make_workspace(
+                model.center_embeddings.weight.shape[0], model.context_embeddings.weight.shape[0],
+                config.vector_size, self.lanes, self.centers_per_lane, config.window, targets_per_prediction, self.cbow,
+            )
 
     def steps_per_epoch(self) -> int:
         return self.chunks.steps_per_epoch
@@ -91,7 +98,7 @@ class Word2VecTask(TrainingTask):
         loss_sum, count = train_chunk(
             v, u, chunk.ids, chunk.lo, chunk.hi, chunk.windows, self.cbow, model.config.cbow_mean, self.negative,
             self.noise_table, *self.tree, np.float32(lr), np.float32(next_lr), np.uint64(chunk_seed),
-            self.centers_per_minibatch, self.threads,
+            self.centers_per_lane, self.workspace,
         )
         return StepResult(float(loss_sum), int(count), chunk.raw_words)
 

@@ -1,19 +1,19 @@
 """The CPU fast path for word2vec: a fused, multi-threaded SGD kernel (numba).
 
-It applies exactly the word2vec.c update rule (sigmoid table, per-pair SGD, linear learning-rate decay)
-to the model's own parameter tensors in place, but unlike word2vec.c and gensim it is deterministic:
-each minibatch of centers is processed in three phases,
+It applies word2vec.c's update rule (per-pair SGD, sigmoid table, linear learning-rate decay) to the
+model's own parameter tensors in place. Unlike word2vec.c and gensim, whose worker threads race on
+shared rows ("Hogwild"), it is deterministic:
 
-1. (parallel over centers) read-only: score every (input, target) pair, store the scaled gradients g;
-2. (parallel over rows of u) apply u_t += g * h, each thread owning the rows with t % threads == tid;
-3. (parallel over rows of v) apply the input-vector gradients, again by row ownership,
+- each round, the chunk's next centers are dealt to ``lanes`` lanes in contiguous blocks;
+- every lane runs plain sequential SGD over its block, on private copies of the rows it touches
+  (copied from the shared matrices on first touch), so within a lane updates are exactly sequential;
+- at the end of the round the lanes' changes are merged into the shared matrices in a fixed order
+  (a row changed by one lane takes its value; by several, the sum of their changes).
 
-so every row is updated in the same order whatever the thread count or timing: the same seed gives
-bit-identical vectors run after run, with any number of threads. Within a minibatch (a few hundred
-centers) gradients are taken at one snapshot of the weights, as in minibatch SGD.
-
-Pairs, noise words and windows come from counter-based seeds (the step's seed and the pair's index),
-so nothing depends on how work was split among threads.
+Lanes run in parallel threads; the result depends on the seed, the data and the number of lanes,
+never on thread timing: the same seed gives bit-identical vectors run after run, with any number of
+threads. Across lanes a round's updates are seen at the next round, a staleness like Hogwild's.
+Noise words come from a counter-based seed per center, so they don't depend on the lane layout.
 """
 
 from __future__ import annotations
@@ -58,145 +58,155 @@ def _gradient_and_loss(f, label, lr, sigmoid_table, log_sigmoid_table):
     return g, loss
 
 
+@njit(inline="always")
+def _touch(row, matrix, buffer, slots, rows, used):
+    """The lane's private copy of ``matrix[row]`` (copied on first touch): returns (slot, used)."""
+    slot = slots[row]
+    if slot < 0:
+        slot = used
+        slots[row] = slot
+        rows[slot] = row
+        for k in range(matrix.shape[1]):
+            buffer[slot, k] = matrix[row, k]
+        used += 1
+    return slot, used
+
+
 @njit(inline="always", fastmath=True)
-def _binary_step(h, u, t, label, lr, neu1e):
-    """One binary decision "is t the target?": returns (g, loss) and adds g * u_t to the input gradient."""
+def _binary_step(h, ubuf, slot, label, lr, neu1e):
+    """One binary decision "is this the target?": g = (label - sigmoid(h.u)) lr, then u += g h and the
+    input gradient neu1e += g u (with u before its update, as word2vec.c). Returns the -log-likelihood."""
+    dim = h.shape[0]
     f = np.float32(0.0)
-    for k in range(h.shape[0]):
-        f += h[k] * u[t, k]
+    for k in range(dim):
+        f += h[k] * ubuf[slot, k]
     g, loss = _gradient_and_loss(f, label, lr, SIGMOID_TABLE, LOG_SIGMOID_TABLE)
-    for k in range(h.shape[0]):
-        neu1e[k] += g * u[t, k]
-    return g, loss
+    for k in range(dim):
+        neu1e[k] += g * ubuf[slot, k]
+        ubuf[slot, k] += g * h[k]
+    return loss
 
 
 @njit(fastmath=True, nogil=True, cache=True)
-def _score(h, word, u, negative, noise_table, points, codes, code_lengths, hs, lr, rng_state, targets, grads, slot, neu1e):
-    """Score one prediction of ``word`` from input vector ``h``; store targets and g from ``slot`` on.
-
-    Accumulates the input gradient into ``neu1e``; returns the summed -log-likelihood."""
-    loss_sum = 0.0
-    tmask = np.uint64(0xFFFFFFFFFFFFFFFF)
-    if hs:  # one binary decision per inner node on word's Huffman path; target of node j is 1 - code_j
-        for node in range(code_lengths[word]):
-            t = points[word, node]
-            g, loss = _binary_step(h, u, t, 1 - codes[word, node], lr, neu1e)
-            loss_sum += loss
-            targets[slot] = t
-            grads[slot] = g
-            slot += 1
-    state = rng_state
-    for d in range(negative + 1 if negative > 0 else 0):
-        label = 1
-        t = word
-        if d > 0:
-            state = (state * np.uint64(25214903917) + np.uint64(11)) & tmask  # word2vec.c's LCG
-            t = noise_table[(state >> np.uint64(16)) % np.uint64(noise_table.shape[0])]
-            label = 0
-            if t == word:  # word2vec.c skips a noise word equal to the target
-                targets[slot] = -1
-                slot += 1
-                continue
-        g, loss = _binary_step(h, u, t, label, lr, neu1e)
-        loss_sum += loss
-        targets[slot] = t
-        grads[slot] = g
-        slot += 1
-    return loss_sum, slot
-
-
-@njit(fastmath=True, nogil=True, cache=True)
-def _phase_scores(tid, num_threads, v, u, ids, lo, hi, windows, cbow, cbow_mean, negative, noise_table, points, codes,
-                  code_lengths, hs, lr, seed, pair_base, start, count, slots, targets, grads, pred_offsets, pred_input,
-                  hidden, pred_grad):
-    """Phase 1 for this thread's share of the minibatch's centers: read-only on v and u."""
+def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, used, ids, lo, hi, windows,
+              cbow, cbow_mean, negative, noise_table, points, codes, code_lengths, lr_start, lr_end, seed,
+              max_centers, v_rows_per_center, u_rows_per_center):
+    """Sequential SGD from center ``first`` towards ``last`` on the lane's private row copies (``vbuf``,
+    ``ubuf``, indexed through ``vslots``/``uslots``), stopping after ``max_centers`` centers or when the
+    next center might not fit in the buffers. Returns (loss, predictions, next center); ``used``
+    receives how many rows of each matrix were copied."""
     dim = v.shape[1]
+    hs = code_lengths.shape[0] > 0
+    neu1e = np.empty(dim, dtype=np.float32)
+    h = np.empty(dim, dtype=np.float32)
     tmask = np.uint64(0xFFFFFFFFFFFFFFFF)
-    local_loss = 0.0
-    local_count = 0
-    for m in range(count * tid // num_threads, count * (tid + 1) // num_threads):
-        i = start + m
+    used_v, used_u = 0, 0
+    loss_sum = 0.0
+    predictions = 0
+    stop = min(last, first + max_centers)
+    for i in range(first, stop):
+        v_full = vbuf.shape[0] < v.shape[0] and used_v + v_rows_per_center > vbuf.shape[0]
+        u_full = ubuf.shape[0] < u.shape[0] and used_u + u_rows_per_center > ubuf.shape[0]
+        if v_full or u_full:
+            stop = i  # the next center might not fit: merge, and go on from here next round
+            break
         a = max(lo[i], i - windows[i])
         b = min(hi[i], i + windows[i] + 1)
-        p = pred_offsets[m]
-        if p == pred_offsets[m + 1]:
+        if b - a <= 1:
             continue
+        lr = np.float32(lr_start + (lr_end - lr_start) * (i / n))
+        word = ids[i]  # both models predict the center word (skip-gram from each context word, as word2vec.c)
+        state = _splitmix64(seed ^ ((np.uint64(i) * np.uint64(0x9E3779B97F4A7C15)) & tmask))
         for j in range(a, b):
-            if j == i:
+            if cbow and j > a:
+                break  # CBOW makes one prediction per center, from its whole window
+            if j == i and not cbow:
                 continue
-            if cbow:
-                if p > pred_offsets[m]:
-                    break  # CBOW makes one prediction per center, from the whole window
-                word = ids[i]
+            if cbow:  # h = (1/2m) (v_o1 + ... + v_o2m)
                 for k in range(dim):
-                    hidden[p, k] = 0.0
+                    h[k] = 0.0
                 for jj in range(a, b):
                     if jj != i:
-                        row = ids[jj]
+                        slot, used_v = _touch(ids[jj], v, vbuf, vslots, vrows, used_v)
                         for k in range(dim):
-                            hidden[p, k] += v[row, k]
-                if cbow_mean:  # (1/2m) (v_o1 + ... + v_o2m)
+                            h[k] += vbuf[slot, k]
+                if cbow_mean:
                     inv = np.float32(1.0 / (b - a - 1))
                     for k in range(dim):
-                        hidden[p, k] *= inv
-                pred_input[p] = -1
+                        h[k] *= inv
             else:
-                # As in word2vec.c and gensim, the context word's v predicts the center word through u;
-                # over a corpus this is the lecture's P(w_o | w_c) with the roles of each pair swapped.
-                word = ids[i]
-                row = ids[j]
+                in_slot, used_v = _touch(ids[j], v, vbuf, vslots, vrows, used_v)
                 for k in range(dim):
-                    hidden[p, k] = v[row, k]
-                pred_input[p] = row
+                    h[k] = vbuf[in_slot, k]
             for k in range(dim):
-                pred_grad[p, k] = 0.0
-            rng_state = _splitmix64(seed ^ ((np.uint64(pair_base + p) * np.uint64(0x9E3779B97F4A7C15)) & tmask))
-            loss, slot = _score(hidden[p], word, u, negative, noise_table, points, codes, code_lengths, hs, lr,
-                                rng_state, targets, grads, p * slots, pred_grad[p])
-            while slot < (p + 1) * slots:
-                targets[slot] = -1
-                slot += 1
-            local_loss += loss
-            local_count += 1
-            p += 1
-    return local_loss, local_count
-
-
-@njit(fastmath=True, nogil=True, cache=True)
-def _phase_output_updates(tid, num_threads, u, hidden, targets, grads, num_predictions, slots):
-    """Phase 2: u_t += g h for the rows this thread owns, in prediction order."""
-    dim = u.shape[1]
-    for p in range(num_predictions):
-        for s in range(p * slots, (p + 1) * slots):
-            t = targets[s]
-            if t >= 0 and t % num_threads == tid:
-                g = grads[s]
+                neu1e[k] = 0.0
+            if hs:  # one decision per inner node of the target's Huffman path; node j's label is 1 - code_j
+                for node in range(code_lengths[word]):
+                    slot, used_u = _touch(points[word, node], u, ubuf, uslots, urows, used_u)
+                    loss_sum += _binary_step(h, ubuf, slot, 1 - codes[word, node], lr, neu1e)
+            for d in range(negative + 1 if negative > 0 else 0):
+                target = word
+                label = 1
+                if d > 0:
+                    state = (state * np.uint64(25214903917) + np.uint64(11)) & tmask  # word2vec.c's LCG
+                    target = noise_table[(state >> np.uint64(16)) % np.uint64(noise_table.shape[0])]
+                    label = 0
+                    if target == word:  # word2vec.c skips a noise word equal to the target
+                        continue
+                slot, used_u = _touch(target, u, ubuf, uslots, urows, used_u)
+                loss_sum += _binary_step(h, ubuf, slot, label, lr, neu1e)
+            if cbow:  # word2vec.c adds neu1e to every context word, unscaled
+                for jj in range(a, b):
+                    if jj != i:
+                        slot = vslots[ids[jj]]
+                        for k in range(dim):
+                            vbuf[slot, k] += neu1e[k]
+            else:
                 for k in range(dim):
-                    u[t, k] += g * hidden[p, k]
+                    vbuf[in_slot, k] += neu1e[k]
+            predictions += 1
+    used[0] = used_v
+    used[1] = used_u
+    return loss_sum, predictions, stop
 
 
-@njit(fastmath=True, nogil=True, cache=True)
-def _phase_input_updates(tid, num_threads, v, ids, lo, hi, windows, pred_offsets, pred_input, pred_grad, start, count,
-                         cbow):
-    """Phase 3: input-vector gradients for the rows this thread owns, in prediction order."""
-    dim = v.shape[1]
-    for m in range(count):
-        for p in range(pred_offsets[m], pred_offsets[m + 1]):
-            if not cbow:
-                row = pred_input[p]
-                if row % num_threads == tid:
-                    for k in range(dim):
-                        v[row, k] += pred_grad[p, k]
+@njit(fastmath=False, nogil=True, cache=True)
+def _merge_rows(part, parts, matrix, buffer, slots, rows, used_counts):
+    """Write back the rows with ``row % parts == part``: a row one lane changed takes that lane's value,
+    a row several lanes changed gets the sum of their changes (in lane order: deterministic)."""
+    lanes = buffer.shape[0]
+    dim = matrix.shape[1]
+    for lane in range(lanes):
+        for index in range(used_counts[lane]):
+            row = rows[lane, index]
+            if row % parts != part:
                 continue
-            i = start + m
-            for j in range(max(lo[i], i - windows[i]), min(hi[i], i + windows[i] + 1)):
-                row = ids[j]
-                if j != i and row % num_threads == tid:
-                    for k in range(dim):  # word2vec.c adds neu1e to every context word, unscaled
-                        v[row, k] += pred_grad[p, k]
+            seen_before = False
+            for earlier in range(lane):
+                if slots[earlier, row] >= 0:
+                    seen_before = True
+                    break
+            if seen_before:
+                continue
+            others = 0
+            for later in range(lane + 1, lanes):
+                if slots[later, row] >= 0:
+                    others += 1
+            if others == 0:
+                for k in range(dim):
+                    matrix[row, k] = buffer[lane, index, k]
+                continue
+            for k in range(dim):
+                base = matrix[row, k]
+                total = buffer[lane, index, k]
+                for later in range(lane + 1, lanes):
+                    slot = slots[later, row]
+                    if slot >= 0:
+                        total += buffer[later, slot, k] - base
+                matrix[row, k] = total
 
 
-@njit(parallel=True, fastmath=True, nogil=True, cache=True)
+@njit(parallel=True, nogil=True, cache=True)
 def train_chunk(
     v,  # (V, d) float32 input vectors, updated in place
     u,  # (V or V-1, d) float32 output vectors, updated in place
@@ -214,51 +224,73 @@ def train_chunk(
     lr_start,
     lr_end,  # learning rate decays linearly from lr_start to lr_end over the chunk
     seed,  # uint64 seed of this chunk
-    centers_per_minibatch,
-    num_threads,
+    centers_per_lane,  # at most this many centers per lane between merges (bounds the lanes' staleness)
+    workspace,  # the lanes' row buffers, from make_workspace (reused across chunks)
 ):
     """Train on one chunk of tokens; returns (summed -log-likelihood, number of predictions)."""
+    vbuf, ubuf, vslots, uslots, vrows, urows, used = workspace
     n = ids.shape[0]
-    dim = v.shape[1]
+    lanes = vbuf.shape[0]  # the result depends on the number of lanes, not on the number of threads
+    lane_loss = np.zeros(lanes, dtype=np.float64)
+    lane_predictions = np.zeros(lanes, dtype=np.int64)
     hs = code_lengths.shape[0] > 0
-    slots = (code_lengths.max() if hs else 0) + (negative + 1 if negative > 0 else 0)
-    mb = centers_per_minibatch
     max_window = windows.max() if n > 0 else 1
-    max_predictions = mb * (1 if cbow else 2 * max_window)
-    targets = np.empty(max_predictions * slots, dtype=np.int64)
-    grads = np.empty(max_predictions * slots, dtype=np.float32)
-    pred_offsets = np.empty(mb + 1, dtype=np.int64)  # first prediction of each center in the minibatch
-    pred_input = np.empty(max_predictions, dtype=np.int64)  # skip-gram: the v row of each prediction
-    hidden = np.empty((max_predictions, dim), dtype=np.float32)  # input vector h of each prediction
-    pred_grad = np.empty((max_predictions, dim), dtype=np.float32)  # gradient for h's row(s)
-    thread_loss = np.zeros(num_threads, dtype=np.float64)
-    thread_count = np.zeros(num_threads, dtype=np.int64)
-    pair_base = np.int64(0)
-
-    for start in range(0, n, mb):
-        count = min(n, start + mb) - start
-        lr = lr_start + (lr_end - lr_start) * (start / n)
-        pred_offsets[0] = 0
-        for m in range(count):  # where each center's predictions go: O(count), serial
-            i = start + m
-            width = min(hi[i], i + windows[i] + 1) - max(lo[i], i - windows[i]) - 1
-            pred_offsets[m + 1] = pred_offsets[m] + (min(width, 1) if cbow else width)
-        for tid in prange(num_threads):
-            loss, predictions = _phase_scores(
-                tid, num_threads, v, u, ids, lo, hi, windows, cbow, cbow_mean, negative, noise_table, points, codes,
-                code_lengths, hs, lr, seed, pair_base, start, count, slots, targets, grads, pred_offsets, pred_input,
-                hidden, pred_grad,
+    targets_per_prediction = (code_lengths.max() if hs else 0) + (negative + 1 if negative > 0 else 0)
+    v_rows_per_center = 2 * max_window + 1
+    u_rows_per_center = (1 if cbow else 2 * max_window) * targets_per_prediction
+    # Each lane owns a contiguous block of the chunk; a round advances every lane as far as its
+    # buffers (or centers_per_lane) allow, then merges. Progress depends on the data only.
+    block = -(-n // lanes)
+    cursor = np.empty(lanes, dtype=np.int64)
+    end = np.empty(lanes, dtype=np.int64)
+    for lane in range(lanes):
+        cursor[lane] = min(n, lane * block)
+        end[lane] = min(n, (lane + 1) * block)
+    while (cursor < end).any():
+        for lane in prange(lanes):
+            loss, predictions, cursor[lane] = _run_lane(
+                cursor[lane], end[lane], n, v, u, vbuf[lane], ubuf[lane], vslots[lane], uslots[lane], vrows[lane],
+                urows[lane], used[lane], ids, lo, hi, windows, cbow, cbow_mean, negative, noise_table, points, codes,
+                code_lengths, lr_start, lr_end, seed, centers_per_lane, v_rows_per_center, u_rows_per_center,
             )
-            thread_loss[tid] += loss
-            thread_count[tid] += predictions
-        num_predictions = pred_offsets[count]
-        for tid in prange(num_threads):
-            _phase_output_updates(tid, num_threads, u, hidden, targets, grads, num_predictions, slots)
-        for tid in prange(num_threads):
-            _phase_input_updates(tid, num_threads, v, ids, lo, hi, windows, pred_offsets, pred_input, pred_grad,
-                                 start, count, cbow)
-        pair_base += num_predictions
-    return thread_loss.sum(), thread_count.sum()
+            lane_loss[lane] += loss
+            lane_predictions[lane] += predictions
+        for part in prange(lanes):
+            _merge_rows(part, lanes, v, vbuf, vslots, vrows, used[:, 0])
+            _merge_rows(part, lanes, u, ubuf, uslots, urows, used[:, 1])
+        for lane in prange(lanes):
+            for index in range(used[lane, 0]):
+                vslots[lane, vrows[lane, index]] = -1
+            for index in range(used[lane, 1]):
+                uslots[lane, urows[lane, index]] = -1
+            used[lane, 0] = 0
+            used[lane, 1] = 0
+    return lane_loss.sum(), lane_predictions.sum()
+
+
+def make_workspace(v_rows, u_rows, dim, lanes, centers_per_lane, window, targets_per_prediction, cbow,
+                   bytes_per_lane=256 * 2**20):
+    """Preallocated private row buffers for ``lanes`` lanes (allocated once per run, not per chunk).
+
+    Each lane holds up to every row a round of ``centers_per_lane`` centers can touch, within a memory
+    budget; with a small vocabulary that is the whole vocabulary, with a large one rounds end early."""
+    predictions_per_center = 1 if cbow else 2 * window
+    v_rows_per_center = 2 * window + 1
+    u_rows_per_center = predictions_per_center * targets_per_prediction
+    budget_rows = max(bytes_per_lane // (4 * dim), 4 * (v_rows_per_center + u_rows_per_center))
+    v_capacity = min(v_rows, centers_per_lane * v_rows_per_center, budget_rows // 3)
+    u_capacity = min(u_rows, centers_per_lane * u_rows_per_center, budget_rows - v_capacity)
+    v_capacity = max(v_capacity, min(v_rows, v_rows_per_center))
+    u_capacity = max(u_capacity, min(u_rows, u_rows_per_center))
+    return (
+        np.zeros((lanes, v_capacity, dim), dtype=np.float32),
+        np.zeros((lanes, u_capacity, dim), dtype=np.float32),
+        np.full((lanes, v_rows), -1, dtype=np.int32),
+        np.full((lanes, u_rows), -1, dtype=np.int32),
+        np.zeros((lanes, v_capacity), dtype=np.int64),
+        np.zeros((lanes, u_capacity), dtype=np.int64),
+        np.zeros((lanes, 2), dtype=np.int64),
+    )
 
 
 def set_threads(num_threads: int) -> int:
@@ -268,4 +300,4 @@ def set_threads(num_threads: int) -> int:
     return num_threads
 
 
-__all__ = ["set_threads", "train_chunk"]
+__all__ = ["make_workspace", "set_threads", "train_chunk"]

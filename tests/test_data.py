@@ -117,7 +117,7 @@ def test_chunks_shard_over_ranks_with_equal_step_counts(tmp_path):
 
 def test_noise_table_follows_unigram_power():
     counts = np.array([800, 100, 10, 1])
-    table = build_noise_table(counts, 0.75, size=100_000)
+    table = build_noise_table(counts, 0.75, size=1 << 17)
     expected = counts**0.75 / (counts**0.75).sum()
     np.testing.assert_allclose(np.bincount(table, minlength=4) / len(table), expected, atol=1e-4)
 

@@ -133,8 +133,10 @@ def build_noise_table(counts: np.ndarray, exponent: float = 0.75, size: int | No
     weights = np.asarray(counts, dtype=np.float64) ** exponent
     if not weights.sum() > 0:
         weights = np.ones_like(weights)
-    if size is None:
-        size = int(min(10_000_000, max(1_000_000, 100 * len(weights))))
+    if size is None:  # about 100 slots per word, as a power of two (the kernel masks instead of dividing)
+        size = 1 << int(np.clip(np.ceil(np.log2(100 * len(weights))), 20, 24))
+    elif size & (size - 1):
+        raise ValueError(f"noise table size must be a power of two, got {size}")
     cumulative = np.cumsum(weights / weights.sum())
     cumulative[-1] = 1.0
     return np.searchsorted(cumulative, (np.arange(size) + 0.5) / size).astype(np.int32)

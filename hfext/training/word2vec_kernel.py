@@ -18,9 +18,18 @@ Noise words come from a counter-based seed per center, so they don't depend on t
 
 from __future__ import annotations
 
+import os
+
 import numba
 import numpy as np
 from numba import njit, prange
+
+# numba's OpenMP layer would share torch's libgomp, whose idle threads spin: on a busy machine they
+# steal the cores the working threads need (measured here: 2x slower with one other busy process).
+# The workqueue layer's threads sleep; this kernel launches few parallel regions, so it costs nothing.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
+
 
 EXP_TABLE_SIZE = 1000
 MAX_EXP = 6.0  # word2vec.c: sigmoid is tabulated on [-6, 6]
@@ -98,8 +107,10 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
     dim = v.shape[1]
     hs = code_lengths.shape[0] > 0
     neu1e = np.empty(dim, dtype=np.float32)
-    h = np.empty(dim, dtype=np.float32)
+    mean = np.empty(dim, dtype=np.float32)  # CBOW's h
+    h = mean
     tmask = np.uint64(0xFFFFFFFFFFFFFFFF)
+    table_mask = np.uint64(noise_table.shape[0] - 1)
     used_v, used_u = 0, 0
     loss_sum = 0.0
     predictions = 0
@@ -123,6 +134,7 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
             if j == i and not cbow:
                 continue
             if cbow:  # h = (1/2m) (v_o1 + ... + v_o2m)
+                h = mean
                 for k in range(dim):
                     h[k] = 0.0
                 for jj in range(a, b):
@@ -136,8 +148,7 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
                         h[k] *= inv
             else:
                 in_slot, used_v = _touch(ids[j], v, vbuf, vslots, vrows, used_v)
-                for k in range(dim):
-                    h[k] = vbuf[in_slot, k]
+                h = vbuf[in_slot]  # v of the context word; unchanged until neu1e is added below
             for k in range(dim):
                 neu1e[k] = 0.0
             if hs:  # one decision per inner node of the target's Huffman path; node j's label is 1 - code_j
@@ -149,7 +160,7 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
                 label = 1
                 if d > 0:
                     state = (state * np.uint64(25214903917) + np.uint64(11)) & tmask  # word2vec.c's LCG
-                    target = noise_table[(state >> np.uint64(16)) % np.uint64(noise_table.shape[0])]
+                    target = noise_table[(state >> np.uint64(16)) & table_mask]  # table size is a power of 2
                     label = 0
                     if target == word:  # word2vec.c skips a noise word equal to the target
                         continue

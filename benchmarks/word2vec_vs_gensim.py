@@ -5,7 +5,8 @@ Run (from the repository root, in the project's virtual environment; gensim must
 
     python benchmarks/word2vec_vs_gensim.py                      # skip-gram + CBOW, 3 runs each
     python benchmarks/word2vec_vs_gensim.py --repeat 4 --runs 5  # a 4x longer corpus, 5 runs
-    python benchmarks/word2vec_vs_gensim.py --sweep 32,64,128,256,512   # + centers-per-minibatch sweep
+    python benchmarks/word2vec_vs_gensim.py --sweep 32,64,128,256,512   # + kernel batch-size sweep (skip-gram)
+    python benchmarks/word2vec_vs_gensim.py --wait_for_idle 60   # on a shared machine: time only when idle
     python benchmarks/word2vec_vs_gensim.py --profile            # + where hfext's training time goes
     python benchmarks/word2vec_vs_gensim.py --device cuda        # + hfext's torch backend on the GPU
     python benchmarks/word2vec_vs_gensim.py --include-torch-cpu  # + hfext's torch backend on the CPU
@@ -27,9 +28,15 @@ What is compared
   The preparation time (gensim ``build_vocab`` vs hfext vocabulary + tokenizer + model + corpus encoding
   + chunk/task set-up) is reported in separate columns.
 * Each measurement is repeated ``--runs`` times, alternating gensim and hfext; the table shows the median
-  words/s and the mean quality; every run is printed and saved too. ``cpu util`` is the process CPU time
-  over wall time during training (about ``--workers`` when the machine is otherwise idle): a low value
-  means the run did not get its cores (other load on the machine).
+  words/s and the mean quality; every run is printed and saved too. Each run also records ``own cpu``
+  (the process's CPU time over the wall time of training: about ``--workers`` when it gets its cores) and
+  ``others`` (cores used by every other process meanwhile, from /proc/stat: 0 on a quiet machine). The
+  speeds are only clean when ``others`` stays near 0; the script says so when it does not, and then takes
+  the words/s medians from the clean runs. hfext's kernel synchronises its threads (OpenMP barriers)
+  several times per batch of centers while gensim's workers never wait for each other, so a busy machine
+  slows hfext far more than gensim: compare speeds only from quiet runs.
+* ``--centers_per_minibatch`` (alias ``--centers_per_lane``) sets Word2VecTask's kernel batch knob,
+  whichever of the two names the installed hfext has (default: hfext's default).
 
 Results go to ``benchmarks/results/word2vec_vs_gensim.{json,md}`` (``--results_dir`` to change).
 hfext is driven exactly as ``recipes/pretrain_word2vec.py`` drives it (same classes, same calls).
@@ -86,6 +93,66 @@ def learning_rate(args, model_type: str) -> float:
     return 0.05 if model_type == "cbow" else 0.025  # the recipe's (word2vec.c's) defaults
 
 
+# ------------------------------------------------------------------------------------------ cpu meter
+
+
+def _system_cpu_seconds() -> tuple[float, float]:
+    """(busy, steal) CPU seconds of the whole machine since boot, from /proc/stat (Linux; zeros elsewhere)."""
+    try:
+        with open("/proc/stat") as handle:
+            fields = [int(x) for x in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq = fields[:7]
+    steal = fields[7] if len(fields) > 7 else 0
+    return (user + nice + system + irq + softirq) / tick, steal / tick
+
+
+class CpuMeter:
+    """Wall time, this process's CPU time (all threads), and the CPU time everything else on the machine
+    used meanwhile (``other_cores``: 0 on an idle machine; the load average would count this run too)."""
+
+    def __enter__(self):
+        self.load1 = os.getloadavg()[0]
+        self.busy0, self.steal0 = _system_cpu_seconds()
+        self.cpu0, self.t0 = time.process_time(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.t0
+        own = time.process_time() - self.cpu0
+        busy, steal = _system_cpu_seconds()
+        self.cpu_util = own / self.wall
+        self.other_cores = max(0.0, (busy - self.busy0 - own) / self.wall)
+        self.steal_cores = (steal - self.steal0) / self.wall
+        return False
+
+    def fields(self) -> dict:
+        return {"train_s": self.wall, "cpu_util": self.cpu_util, "other_cores": self.other_cores,
+                "steal_cores": self.steal_cores, "load1_before": self.load1,
+                "clean": self.other_cores <= CLEAN_OTHER_CORES}
+
+
+CLEAN_OTHER_CORES = 0.1  # a run is "clean" if everything else used at most this many cores meanwhile
+
+
+def wait_for_idle(max_wait: float, threshold: float = CLEAN_OTHER_CORES) -> float:
+    """Wait (at most ``max_wait`` seconds) until the rest of the machine has been idle for two straight
+    0.5 s samples; returns the seconds waited. This process is idle meanwhile, so busy time is others'."""
+    if max_wait <= 0:
+        return 0.0
+    start = time.perf_counter()
+    quiet = 0
+    busy0, _ = _system_cpu_seconds()
+    while time.perf_counter() - start < max_wait and quiet < 2:
+        time.sleep(0.5)
+        busy, _ = _system_cpu_seconds()
+        quiet = quiet + 1 if (busy - busy0) / 0.5 <= threshold else 0
+        busy0 = busy
+    return time.perf_counter() - start
+
+
 # --------------------------------------------------------------------------------------------- gensim
 
 
@@ -106,23 +173,21 @@ def run_gensim(args, model_type: str, corpus_path: str, seed: int) -> dict:
         model.build_vocab(corpus_iterable=LineSentence(corpus_path))
     prep_s = time.perf_counter() - t0
 
-    load0 = os.getloadavg()[0]
-    c0, t0 = time.process_time(), time.perf_counter()
-    if args.gensim_input == "corpus_file":
-        effective, raw = model.train(
-            corpus_file=corpus_path, total_examples=model.corpus_count, total_words=model.corpus_total_words,
-            epochs=args.epochs,
-        )
-    else:
-        effective, raw = model.train(
-            corpus_iterable=LineSentence(corpus_path), total_examples=model.corpus_count, epochs=args.epochs
-        )
-    train_s = time.perf_counter() - t0
-    cpu_s = time.process_time() - c0
+    waited = wait_for_idle(args.wait_for_idle)
+    with CpuMeter() as meter:
+        if args.gensim_input == "corpus_file":
+            effective, raw = model.train(
+                corpus_file=corpus_path, total_examples=model.corpus_count, total_words=model.corpus_total_words,
+                epochs=args.epochs,
+            )
+        else:
+            effective, raw = model.train(
+                corpus_iterable=LineSentence(corpus_path), total_examples=model.corpus_count, epochs=args.epochs
+            )
     score = evaluate(model.wv)
     return {
-        "impl": "gensim", "model": model_type, "seed": seed, "prep_s": prep_s, "train_s": train_s,
-        "cpu_util": cpu_s / train_s, "load1_before": load0, "gensim_raw_words": int(raw),
+        "impl": "gensim", "model": model_type, "seed": seed, "prep_s": prep_s, **meter.fields(), "idle_wait_s": waited,
+        "gensim_raw_words": int(raw),
         "gensim_effective_words": int(effective), "vocab_size": len(model.wv), **score,
     }
 
@@ -157,7 +222,7 @@ def run_hfext(
 
     min_count = args.min_count if min_count is None else min_count
     epochs = args.epochs if epochs is None else epochs
-    centers_per_minibatch = centers_per_minibatch or args.centers_per_minibatch
+    centers_per_minibatch = centers_per_minibatch or args.centers_per_minibatch  # None: Word2VecTask's default
     accelerator = _accelerator(device)
     set_seed(seed)
     workdir = tempfile.mkdtemp(prefix="hfext_w2v_bench_")
@@ -194,10 +259,12 @@ def run_hfext(
         lr = learning_rate(args, model_type)
         optimizer = torch.optim.SGD(model.parameters(), lr=lr)
         model, optimizer = accelerator.prepare(model, optimizer)
+        batch_param, batch_default = kernel_batch_parameter()
+        if centers_per_minibatch is None:
+            centers_per_minibatch = batch_default
         task = Word2VecTask(
             accelerator.unwrap_model(model) if backend == "kernel" else model, chunks, backend, seed,
-            num_processes=accelerator.num_processes, threads=args.workers,
-            centers_per_minibatch=centers_per_minibatch,
+            num_processes=accelerator.num_processes, threads=args.workers, **{batch_param: centers_per_minibatch},
         )
         total_steps = chunks.steps_per_epoch * epochs
         scheduler = make_scheduler("word2vec_linear", optimizer, total_steps, 0)
@@ -228,29 +295,28 @@ def run_hfext(
             w2v_module.train_chunk = timed_kernel
             restore.append(lambda: setattr(w2v_module, "train_chunk", original_kernel))
 
-        load0 = os.getloadavg()[0]
         if device == "cuda":
             torch.cuda.synchronize()
-        c0, t0 = time.process_time(), time.perf_counter()
+        waited = wait_for_idle(args.wait_for_idle)
         try:
-            state = train(
-                accelerator, model if backend == "torch" else accelerator.unwrap_model(model), optimizer, scheduler,
-                task, epochs, workdir, run_config={}, logging_steps=50, progress_unit="chunk",
-            )
-            if device == "cuda":
-                torch.cuda.synchronize()
+            with CpuMeter() as meter:
+                state = train(
+                    accelerator, model if backend == "torch" else accelerator.unwrap_model(model), optimizer,
+                    scheduler, task, epochs, workdir, run_config={}, logging_steps=50, progress_unit="chunk",
+                )
+                if device == "cuda":
+                    torch.cuda.synchronize()
         finally:
             for undo in restore:
                 undo()
-        train_s = time.perf_counter() - t0
-        cpu_s = time.process_time() - c0
+        train_s = meter.wall
 
         result = {
             "impl": "hfext", "backend": backend, "device": device, "model": model_type, "seed": seed,
-            "centers_per_minibatch": centers_per_minibatch, "batch_words": batch_words,
+            "centers_per_minibatch": centers_per_minibatch, "kernel_batch_parameter": batch_param,
+            "batch_words": batch_words,
             "prep_s": timings["vocab_s"] + timings["model_s"] + timings["encode_s"] + timings["setup_s"],
-            **{k: v for k, v in timings.items()}, "train_s": train_s, "cpu_util": cpu_s / train_s,
-            "load1_before": load0, "steps": state.global_step, "corpus_raw_words": corpus.raw_words,
+            **{k: v for k, v in timings.items()}, **meter.fields(), "idle_wait_s": waited, "steps": state.global_step, "corpus_raw_words": corpus.raw_words,
             "in_vocab_tokens": corpus.num_tokens, "loop_counted_words": state.words,
             "train_loss": state.loss_sum / max(state.loss_count, 1), "vocab_size": len(vocab),
             "threads": getattr(task, "threads", None),
@@ -262,6 +328,46 @@ def run_hfext(
         return result
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def kernel_batch_parameter() -> tuple[str, int]:
+    """The name and default of Word2VecTask's "centers per kernel batch" knob: ``centers_per_minibatch`` (the
+    three-phase kernel) or ``centers_per_lane`` (the lanes kernel); the flag maps to whichever exists."""
+    import inspect
+
+    from hfext.training.word2vec import Word2VecTask
+
+    parameters = inspect.signature(Word2VecTask.__init__).parameters
+    for name in ("centers_per_minibatch", "centers_per_lane"):
+        if name in parameters:
+            return name, parameters[name].default
+    raise TypeError(f"Word2VecTask has neither centers_per_minibatch nor centers_per_lane: {list(parameters)}")
+
+
+def hfext_source_info() -> dict:
+    """Which hfext code was measured: git commit, uncommitted hfext files, hashes of the kernel files."""
+    import hashlib
+    import subprocess
+
+    import hfext.training.word2vec as task_module
+    import hfext.training.word2vec_kernel as kernel_module
+
+    info = {}
+    for module in (kernel_module, task_module):
+        with open(module.__file__, "rb") as handle:
+            info[os.path.basename(module.__file__) + "_sha256"] = hashlib.sha256(handle.read()).hexdigest()[:16]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(kernel_module.__file__)))
+    try:
+        info["git_commit"] = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                            text=True, check=True).stdout.strip()
+        status = subprocess.run(["git", "-C", root, "status", "--porcelain", "--", "hfext"], capture_output=True,
+                                text=True, check=True).stdout
+        info["git_dirty_files"] = [line.strip() for line in status.splitlines() if line.strip()]
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    name, default = kernel_batch_parameter()
+    info["kernel_batch_parameter"] = f"Word2VecTask({name}=..., default {default})"
+    return info
 
 
 def warm_up_hfext(args, corpus_path: str, directory: str) -> float:
@@ -368,19 +474,26 @@ def print_run(run: dict, words: int) -> None:
     )
     print(
         f"  {run['model']:8s} {label:22s}{extra} seed={run['seed']} train {run['train_s']:7.2f}s "
-        f"{words / run['train_s']:>11,.0f} words/s (cpu util {run['cpu_util']:.2f}, load {run['load1_before']:.2f}) "
+        f"{words / run['train_s']:>11,.0f} words/s (own cpu {run['cpu_util']:.2f}, others {run['other_cores']:.2f} cores"
+        f"{'' if run['clean'] else ', NOT CLEAN'}) "
         f"prep {run['prep_s']:.2f}s{quality}",
         flush=True,
     )
 
 
 def summarize(runs: list[dict], words: int) -> dict:
+    """Speed from the clean runs (others <= CLEAN_OTHER_CORES) when there are any, else from all runs;
+    quality (which does not depend on the machine's load) from all runs."""
     if not runs:
         return {}
-    rates = [words / r["train_s"] for r in runs]
+    clean = [r for r in runs if r.get("clean")]
+    timed = clean or runs
+    rates = [words / r["train_s"] for r in timed]
     summary = {
-        "runs": len(runs), "words_per_s_median": statistics.median(rates), "words_per_s_min": min(rates),
-        "words_per_s_max": max(rates), "prep_s_median": statistics.median(r["prep_s"] for r in runs),
+        "runs": len(runs), "clean_runs": len(clean), "speed_from": "clean runs" if clean else "all runs (none clean)",
+        "words_per_s_median": statistics.median(rates), "words_per_s_min": min(rates),
+        "words_per_s_max": max(rates), "prep_s_median": statistics.median(r["prep_s"] for r in timed),
+        "words_per_s_all_runs": [words / r["train_s"] for r in runs],
     }
     if "analogy_acc" in runs[0]:
         summary["analogy_acc_mean"] = statistics.mean(r["analogy_acc"] for r in runs)
@@ -408,16 +521,34 @@ def main_table(summaries: dict) -> str:
     return "\n".join(rows)
 
 
+def spread_table(summaries: dict) -> str:
+    """Best run and range: on a shared machine the fastest run is the least disturbed one."""
+    rows = ["| model | gensim best words/s | hfext best words/s | best-run ratio | gensim range | hfext range | "
+            "clean runs (gensim, hfext) |", "|---|---|---|---|---|---|---|"]
+    for model_type, pair in summaries.items():
+        g, h = pair["gensim"], pair["hfext"]
+        rows.append(
+            f"| {model_type} | {fmt_rate(g['words_per_s_max'])} | {fmt_rate(h['words_per_s_max'])} | "
+            f"{fmt(ratio(h['words_per_s_max'], g['words_per_s_max']), '.2f')} | "
+            f"{fmt_rate(g['words_per_s_min'])}..{fmt_rate(g['words_per_s_max'])} | "
+            f"{fmt_rate(h['words_per_s_min'])}..{fmt_rate(h['words_per_s_max'])} | "
+            f"{g['clean_runs']}/{g['runs']}, {h['clean_runs']}/{h['runs']} |"
+        )
+    return "\n".join(rows)
+
+
 def extra_table(title: str, rows: list[tuple]) -> str:
-    lines = [f"| {title} | words/s (median) | analogy acc | WS353 ρ | runs |", "|---|---|---|---|---|"]
+    lines = [f"| {title} | words/s (median) | words/s (best) | analogy acc | WS353 ρ | runs |",
+             "|---|---|---|---|---|---|"]
     for name, summary, note in rows:
         if summary:
             lines.append(
-                f"| {name} | {fmt_rate(summary['words_per_s_median'])} | {fmt(summary.get('analogy_acc_mean'))} | "
+                f"| {name} | {fmt_rate(summary['words_per_s_median'])} | {fmt_rate(summary['words_per_s_max'])} | "
+                f"{fmt(summary.get('analogy_acc_mean'))} | "
                 f"{fmt(summary.get('ws353_spearman_mean'))} | {summary['runs']} |"
             )
         else:
-            lines.append(f"| {name} | skipped: {note} | | | |")
+            lines.append(f"| {name} | skipped: {note} | | | | |")
     return "\n".join(lines)
 
 
@@ -437,7 +568,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--min_count", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--learning_rate", type=float, default=None, help="Both (default 0.025 sg, 0.05 cbow).")
-    parser.add_argument("--centers_per_minibatch", type=int, default=128, help="hfext kernel minibatch (centers).")
+    parser.add_argument("--centers_per_minibatch", "--centers_per_lane", dest="centers_per_minibatch", type=int,
+                        default=None, help="hfext kernel batch: Word2VecTask's centers_per_minibatch (three-phase "
+                        "kernel) or centers_per_lane (lanes kernel), whichever it has; default: its default.")
     parser.add_argument("--batch_words", type=int, default=None, help="hfext tokens per step (recipe default).")
     parser.add_argument("--gensim_input", choices=["iterable", "corpus_file"], default="iterable",
                         help="gensim reads a LineSentence iterable (default) or uses corpus_file mode.")
@@ -450,6 +583,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--sweep_runs", type=int, default=1)
     parser.add_argument("--profile", action="store_true",
                         help="One extra instrumented hfext run per model: chunk preparation vs kernel vs loop.")
+    parser.add_argument("--wait_for_idle", type=float, default=0.0,
+                        help="Before each timed call wait up to this many seconds for the rest of the machine to be "
+                        "idle (useful on shared machines; 0 = don't wait).")
     parser.add_argument("--seed", type=int, default=1, help="Run r uses seed + r (both implementations).")
     parser.add_argument("--results_dir", default=os.path.join(HERE, "results"))
     parser.add_argument("--no_save", action="store_true", help="Print only; write no results files.")
@@ -503,6 +639,7 @@ def main(argv=None) -> dict:
         print(f"hfext warm-up (numba compile or cache load + tiny runs, not timed below): {warm_s:.1f}s")
         results["hfext_warmup_s"] = warm_s
         info = results["machine"] = machine_info()
+        info["hfext"] = hfext_source_info()
         print(json.dumps(info, indent=1))
 
         runs: list[dict] = []
@@ -531,17 +668,22 @@ def main(argv=None) -> dict:
         table = main_table(summaries)
         print("\n## Results (median words/s, mean quality)\n")
         print(table)
-        loads = [r["load1_before"] for r in runs]
+        others = [r["other_cores"] for r in runs]
         load_note = (
-            f"1-min load average before the runs: {min(loads):.2f}..{max(loads):.2f} on {info['usable_cores']} cores; "
-            f"cpu util during training: gensim {_span(runs, 'gensim')}, hfext {_span(runs, 'hfext')} "
-            f"(ideal: {args.workers})."
+            f"Other processes used {min(others):.2f}..{max(others):.2f} of the {info['usable_cores']} cores during the "
+            f"timed training calls (0 = machine otherwise idle). CPU use of the benchmarked process itself: gensim "
+            f"{_span(runs, 'gensim')}, hfext {_span(runs, 'hfext')} cores (ideal: {args.workers})."
         )
-        if max(loads) > 0.5 * (info["usable_cores"] or 1):
-            load_note += " WARNING: other work was running on the machine; the speeds above are not clean."
+        dirty = sum(not r["clean"] for r in runs)
+        if dirty:
+            load_note += (f" WARNING: {dirty} of {len(runs)} timed runs shared the machine with other work (others > "
+                          f"{CLEAN_OTHER_CORES} cores); words/s medians use the clean runs where a model/implementation "
+                          "has any, else all of its runs.")
+        spread = spread_table(summaries)
+        print("\n" + spread)
         print("\n" + load_note)
-        results.update(runs=runs, summaries=summaries, table=table, load_note=load_note)
-        markdown = [table, load_note]
+        results.update(runs=runs, summaries=summaries, table=table, spread_table=spread, load_note=load_note)
+        markdown = [table, spread, load_note]
 
         # Optional: hfext's torch backend (GPU, CPU).
         extra_rows = []
@@ -574,7 +716,8 @@ def main(argv=None) -> dict:
 
         # Optional: centers_per_minibatch sweep (skip-gram, kernel).
         if args.sweep:
-            print(f"\n## centers_per_minibatch sweep (hfext skip-gram kernel, {args.sweep_runs} run(s) each)")
+            print(f"\n## {info['hfext']['kernel_batch_parameter']} sweep (hfext skip-gram kernel, "
+                  f"{args.sweep_runs} run(s) each)")
             sweep_runs = []
             for r in range(args.sweep_runs):
                 for cpm in args.sweep:
@@ -583,7 +726,7 @@ def main(argv=None) -> dict:
                     print_run(run, total_words)
             rows = [(f"cpm={cpm}", summarize([x for x in sweep_runs if x["centers_per_minibatch"] == cpm], total_words),
                      "") for cpm in args.sweep]
-            sweep_table = extra_table("skip-gram centers_per_minibatch", rows)
+            sweep_table = extra_table(f"skip-gram, {kernel_batch_parameter()[0]}", rows)
             print("\n" + sweep_table)
             markdown.append(sweep_table)
             results["sweep_runs"] = sweep_runs
@@ -620,11 +763,14 @@ def main(argv=None) -> dict:
         header = [
             "# hfext word2vec vs gensim", "",
             f"Date: {info['date']}; CPU: {info['cpu']} ({info['usable_cores']} usable cores); torch {info['torch']}, "
-            f"gensim {info['gensim']}, numba {info['numba']}.", "",
+            f"gensim {info['gensim']}, numba {info['numba']} ({info['numba_threading_layer']} threading layer). "
+            f"hfext: commit {info['hfext'].get('git_commit')}, kernel sha256 "
+            f"{info['hfext']['word2vec_kernel.py_sha256']}, uncommitted hfext files: {info['hfext'].get('git_dirty_files')}.",
+            "",
             f"Corpus: head500.noblanks.cor x{args.repeat} ({words_per_epoch:,} words/epoch), {args.epochs} epochs, "
             f"dim {args.vector_size}, window {args.window}, negative {args.negative}, sample {args.sample}, "
             f"min_count {args.min_count}, workers/threads {args.workers}, gensim input: {args.gensim_input}, "
-            f"hfext centers_per_minibatch {args.centers_per_minibatch}; {args.runs} runs each, alternating. "
+            f"hfext {info['hfext']['kernel_batch_parameter']} = {args.centers_per_minibatch or 'default'}; {args.runs} runs each, alternating. "
             "words/s = epochs x raw corpus words / wall time of the training call only.", "",
             f"Load (uptime) before: {results['uptime_before']}; after: {results['uptime_after']}", "",
             "Command: `python " + " ".join([os.path.relpath(__file__, os.getcwd())] + (argv or sys.argv[1:])) + "`", "",

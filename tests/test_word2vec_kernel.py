@@ -120,7 +120,6 @@ def test_kernel_step_is_sgd_on_the_models_own_loss(cbow):
     if cbow:  # center 3 predicted from contexts 1 and 2
         ids, windows = [1, 3, 2], [0, 1, 0]
         out = model(input_ids=torch.tensor([[1, 2]]), labels=torch.tensor([3]), negative_ids=torch.tensor([[5, 5]]))
-        scale = np.array([2.0, 0, 2.0])
     else:  # the context word 1 predicts center 3
         ids, windows = [1, 3], [0, 1]
         out = model(input_ids=torch.tensor([1]), labels=torch.tensor([3]), negative_ids=torch.tensor([[5, 5]]))

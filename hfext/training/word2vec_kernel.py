@@ -119,6 +119,8 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
         v_full = vbuf.shape[0] < v.shape[0] and used_v + v_rows_per_center > vbuf.shape[0]
         u_full = ubuf.shape[0] < u.shape[0] and used_u + u_rows_per_center > ubuf.shape[0]
         if v_full or u_full:
+            if i == first:  # not even one center fits: this workspace was made for a smaller window
+                raise ValueError("word2vec kernel: workspace too small for this chunk; rebuild it with make_workspace")
             stop = i  # the next center might not fit: merge, and go on from here next round
             break
         a = max(lo[i], i - windows[i])

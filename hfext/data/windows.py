@@ -35,7 +35,7 @@ class WindowChunk:
     lo: np.ndarray  # (n,) int64 first position of the token's sentence
     hi: np.ndarray  # (n,) int64 one past the last position of the token's sentence
     windows: np.ndarray  # (n,) int32 reduced window b in 1..window
-    raw_words: int  # words of the chunk before subsampling (what gensim counts as "words")
+    raw_words: int  # corpus words the chunk stands for, unknown and subsampled ones included (gensim's count)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -95,7 +95,9 @@ class WindowChunks:
             windows = rng.integers(1, self.window + 1, size=len(ids), dtype=np.int32)
         else:
             windows = np.full(len(ids), self.window, dtype=np.int32)
-        return WindowChunk(ids.astype(np.int32), lo.astype(np.int64), hi.astype(np.int64), windows, int(len(kept)))
+        # Unknown words were dropped at encoding; count them in proportion, as gensim's words/s does.
+        raw_words = int(round(len(kept) * self.corpus.raw_words / max(self.corpus.num_tokens, 1)))
+        return WindowChunk(ids.astype(np.int32), lo.astype(np.int64), hi.astype(np.int64), windows, raw_words)
 
 
 def skipgram_pairs(chunk: WindowChunk) -> tuple[np.ndarray, np.ndarray]:

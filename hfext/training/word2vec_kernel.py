@@ -18,17 +18,13 @@ Noise words come from a counter-based seed per center, so they don't depend on t
 
 from __future__ import annotations
 
-import os
-
 import numba
 import numpy as np
 from numba import njit, prange
 
-# numba's OpenMP layer would share torch's libgomp, whose idle threads spin: on a busy machine they
-# steal the cores the working threads need (measured here: 2x slower with one other busy process).
-# The workqueue layer's threads sleep; this kernel launches few parallel regions, so it costs nothing.
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"
+# Threads: numba's default layer (OpenMP, sharing torch's libgomp) was the fastest on an idle machine
+# here; on a busy shared machine its spinning threads lose more than the workqueue layer does, so set
+# NUMBA_THREADING_LAYER=workqueue there (see the README's troubleshooting section).
 
 
 EXP_TABLE_SIZE = 1000
@@ -259,6 +255,13 @@ def train_chunk(
     for lane in range(lanes):
         cursor[lane] = min(n, lane * block)
         end[lane] = min(n, (lane + 1) * block)
+    if lanes == 1:  # one lane cannot race with anyone: train on the shared matrices in place (identity slots)
+        loss, predictions, _ = _run_lane(
+            0, n, n, v, u, v, u, vslots[0], uslots[0], vrows[0], urows[0], used[0], ids, lo, hi, windows, cbow,
+            cbow_mean, negative, noise_table, points, codes, code_lengths, lr_start, lr_end, seed, n,
+            v_rows_per_center, u_rows_per_center,
+        )
+        return loss, predictions
     while (cursor < end).any():
         for lane in prange(lanes):
             loss, predictions, cursor[lane] = _run_lane(
@@ -295,6 +298,16 @@ def make_workspace(v_rows, u_rows, dim, lanes, centers_per_lane, window, targets
     u_capacity = min(u_rows, centers_per_lane * u_rows_per_center, budget_rows - v_capacity)
     v_capacity = max(v_capacity, min(v_rows, v_rows_per_center))
     u_capacity = max(u_capacity, min(u_rows, u_rows_per_center))
+    if lanes == 1:  # the lane works on the matrices themselves: every row's "slot" is the row
+        return (
+            np.zeros((1, 0, dim), dtype=np.float32),
+            np.zeros((1, 0, dim), dtype=np.float32),
+            np.arange(v_rows, dtype=np.int32)[None],
+            np.arange(u_rows, dtype=np.int32)[None],
+            np.zeros((1, 0), dtype=np.int64),
+            np.zeros((1, 0), dtype=np.int64),
+            np.zeros((1, 2), dtype=np.int64),
+        )
     return (
         np.zeros((lanes, v_capacity, dim), dtype=np.float32),
         np.zeros((lanes, u_capacity, dim), dtype=np.float32),

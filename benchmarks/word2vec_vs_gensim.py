@@ -217,7 +217,7 @@ def run_hfext(
     import hfext.training.word2vec as w2v_module
     from hfext.data import EncodedCorpus, Vocabulary, WindowChunks, read_lines
     from hfext.training import make_scheduler, train
-    from hfext.training.word2vec import Word2VecTask, resolve_backend
+    from hfext.training.word2vec import DEFAULT_BATCH_WORDS, Word2VecTask, resolve_backend
     from hfext.vectors import KeyedVectors
 
     min_count = args.min_count if min_count is None else min_count
@@ -251,7 +251,7 @@ def run_hfext(
 
         t0 = time.perf_counter()
         backend = resolve_backend(backend, accelerator.device, accelerator.num_processes)
-        batch_words = args.batch_words or (10_000 if backend == "kernel" else 1_000)
+        batch_words = args.batch_words or DEFAULT_BATCH_WORDS[backend]
         chunks = WindowChunks(
             corpus, vocab.counts, model.config.window, model.config.sample, batch_words, seed,
             rank=accelerator.process_index, world_size=accelerator.num_processes,

@@ -30,7 +30,7 @@ from hfext.training.args import (
     setup_accelerator,
     validate_common_args,
 )
-from hfext.training.word2vec import BACKENDS, Word2VecTask, load_pretrained_word2vec, resolve_backend
+from hfext.training.word2vec import BACKENDS, DEFAULT_BATCH_WORDS, Word2VecTask, load_pretrained_word2vec, resolve_backend
 from hfext.vectors import KeyedVectors
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     group.add_argument("--max_vocab_size", type=int, default=None)
     group.add_argument("--sample", type=float, default=1e-3, help="Subsampling threshold (0 disables).")
     group.add_argument("--cbow_mean", type=int, choices=[0, 1], default=1)
-    group.add_argument("--batch_words", type=int, default=None, help="Tokens per step (10000 kernel, 1000 torch).")
+    group.add_argument("--batch_words", type=int, default=None, help="Tokens per step (default 50000 kernel, 1000 torch).")
     group.add_argument("--backend", choices=BACKENDS, default="auto", help="kernel: fused CPU SGD; torch: autograd.")
     group.add_argument("--workers", type=int, default=None, help="Kernel threads (default: all cores).")
     group.add_argument("--analogies_file", default=None, help="Evaluate on a questions-words.txt-style file.")
@@ -117,7 +117,7 @@ def main(argv=None) -> dict:
         corpus = EncodedCorpus.build(lines(), tokenizer, os.path.join(args.output_dir, ".corpus_cache"), fingerprint=fingerprint)
 
     backend = resolve_backend(args.backend, accelerator.device, accelerator.num_processes)
-    batch_words = args.batch_words or (10_000 if backend == "kernel" else 1_000)
+    batch_words = args.batch_words or DEFAULT_BATCH_WORDS[backend]
     chunks = WindowChunks(
         corpus, vocab.counts, model.config.window, model.config.sample, batch_words, args.seed,
         rank=accelerator.process_index, world_size=accelerator.num_processes,

@@ -20,6 +20,10 @@ from .loop import StepResult, TrainingTask
 from .word2vec_kernel import make_workspace, set_threads, train_chunk
 
 BACKENDS = ("auto", "kernel", "torch")
+# Tokens per step. The kernel merges its lanes' rows once per step (per 16k centers a lane at most):
+# 50k measured 1.3x faster than gensim's 10k batches on CBOW with equal quality. Autograd sums a
+# step's gradients at one snapshot, which diverges at word2vec's learning rates beyond a few k pairs.
+DEFAULT_BATCH_WORDS = {"kernel": 50_000, "torch": 1_000}
 
 
 def resolve_backend(backend: str, device: torch.device, num_processes: int) -> str:

@@ -105,6 +105,25 @@ def test_resume_mid_epoch_reaches_the_uninterrupted_result(trained, gensim_data,
     assert results["train_loss"] == pytest.approx(json.loads((output_dir / "all_results.json").read_text())["train_loss"])
 
 
+def test_resume_on_the_autograd_backend_is_exact(gensim_data, tmp_path, monkeypatch):
+    """The torch backend resumes through the same state: SGD, schedule and data position."""
+    flags = ["--backend", "torch", "--batch_words", "1000", "--num_train_epochs", "1", "--checkpointing_steps", "10"]
+    run(gensim_data, tmp_path / "full", *flags)
+    original = Word2VecTask.step
+
+    def crash_at_step_25(self, model, epoch, step, lr, next_lr):
+        if step == 25:
+            raise KeyboardInterrupt("simulated crash")
+        return original(self, model, epoch, step, lr, next_lr)
+
+    monkeypatch.setattr(Word2VecTask, "step", crash_at_step_25)
+    with pytest.raises(KeyboardInterrupt):
+        run(gensim_data, tmp_path / "resumed", *flags)
+    monkeypatch.setattr(Word2VecTask, "step", original)
+    run(gensim_data, tmp_path / "resumed", *flags, "--resume_from_checkpoint", "latest")
+    assert_same_weights(tmp_path / "full", tmp_path / "resumed")
+
+
 def test_resume_with_changed_settings_is_refused(gensim_data, tmp_path):
     run(gensim_data, tmp_path, "--checkpointing_steps", "10", "--max_train_steps", "10")
     with pytest.raises(ValueError, match=r"settings changed \(.*window: 5 -> 3"):

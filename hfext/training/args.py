@@ -73,6 +73,10 @@ def setup_accelerator(args: argparse.Namespace) -> Accelerator:
         level=logging.INFO if accelerator.is_local_main_process else logging.WARNING,
     )
     set_seed(args.seed)
+    if accelerator.device.type == "cpu":
+        # Same seed, same data -> bit-identical weights: multi-threaded CPU scatter-adds (embedding
+        # backward) otherwise round differently from run to run.
+        torch.use_deterministic_algorithms(True, warn_only=True)
     if accelerator.device.type == "cpu" and accelerator.num_processes > 1:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // accelerator.num_processes))
     if accelerator.is_main_process:

@@ -217,7 +217,9 @@ def run_hfext(
     import hfext.training.word2vec as w2v_module
     from hfext.data import EncodedCorpus, Vocabulary, WindowChunks, read_lines
     from hfext.training import make_scheduler, train
-    from hfext.training.word2vec import DEFAULT_BATCH_WORDS, Word2VecTask, resolve_backend
+    from hfext.training.word2vec import (
+        DEFAULT_BATCH_WORDS, DEFAULT_LEARNING_RATES, Word2VecTask, make_optimizer, resolve_backend,
+    )
     from hfext.vectors import KeyedVectors
 
     min_count = args.min_count if min_count is None else min_count
@@ -256,15 +258,15 @@ def run_hfext(
             corpus, vocab.counts, model.config.window, model.config.sample, batch_words, seed,
             rank=accelerator.process_index, world_size=accelerator.num_processes,
         )
-        lr = learning_rate(args, model_type)
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+        lr = args.learning_rate or DEFAULT_LEARNING_RATES[backend, model_type]
+        optimizer = make_optimizer(model.parameters(), backend, lr)
         model, optimizer = accelerator.prepare(model, optimizer)
         batch_param, batch_default = kernel_batch_parameter()
         if centers_per_minibatch is None:
             centers_per_minibatch = batch_default
         task = Word2VecTask(
-            accelerator.unwrap_model(model) if backend == "kernel" else model, chunks, backend, seed,
-            num_processes=accelerator.num_processes, threads=args.workers, **{batch_param: centers_per_minibatch},
+            accelerator.unwrap_model(model), chunks, backend, seed,
+            threads=args.workers, **{batch_param: centers_per_minibatch},
         )
         total_steps = chunks.steps_per_epoch * epochs
         scheduler = make_scheduler("word2vec_linear", optimizer, total_steps, 0)

@@ -30,7 +30,15 @@ from hfext.training.args import (
     setup_accelerator,
     validate_common_args,
 )
-from hfext.training.word2vec import BACKENDS, DEFAULT_BATCH_WORDS, Word2VecTask, load_pretrained_word2vec, resolve_backend
+from hfext.training.word2vec import (
+    BACKENDS,
+    DEFAULT_BATCH_WORDS,
+    DEFAULT_LEARNING_RATES,
+    Word2VecTask,
+    load_pretrained_word2vec,
+    make_optimizer,
+    resolve_backend,
+)
 from hfext.vectors import KeyedVectors
 
 logger = logging.getLogger(__name__)
@@ -122,12 +130,11 @@ def main(argv=None) -> dict:
         corpus, vocab.counts, model.config.window, model.config.sample, batch_words, args.seed,
         rank=accelerator.process_index, world_size=accelerator.num_processes,
     )
-    learning_rate = args.learning_rate or (0.05 if args.model_type == "cbow" else 0.025)  # word2vec.c's alphas
-    optimizer = torch.optim.SGD(model.parameters(), lr=learning_rate)
+    learning_rate = args.learning_rate or DEFAULT_LEARNING_RATES[backend, args.model_type]
+    optimizer = make_optimizer(model.parameters(), backend, learning_rate)
     model, optimizer = accelerator.prepare(model, optimizer)
     task = Word2VecTask(
-        accelerator.unwrap_model(model), chunks, backend, args.seed,
-        num_processes=accelerator.num_processes, threads=args.workers,
+        accelerator.unwrap_model(model), chunks, backend, args.seed, threads=args.workers,
     )
     total_steps = chunks.steps_per_epoch * args.num_train_epochs // args.gradient_accumulation_steps
     if args.max_train_steps:

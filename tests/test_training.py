@@ -62,12 +62,14 @@ def test_recipe_learns_and_saves_a_loadable_model(trained):
 
 @pytest.mark.parametrize(
     "extra, min_accuracy, min_spearman",
-    [([], 0.02, 0.33), (["--hs"], 0.03, 0.5), (["--model_type", "cbow"], 0.005, 0.2)],
-    ids=["skipgram-negative", "skipgram-hs", "cbow-negative"],
+    [([], 0.02, 0.33), (["--hs"], 0.03, 0.5), (["--model_type", "cbow"], 0.005, 0.2),
+     (["--backend", "torch"], 0.015, 0.4)],
+    ids=["skipgram-negative", "skipgram-hs", "cbow-negative", "skipgram-torch-backend"],
 )
 def test_vectors_reach_gensim_quality_on_a_real_corpus(gensim_data, tmp_path, extra, min_accuracy, min_spearman):
     """head500 (330k words), word2vec defaults. gensim 4.4 here: skip-gram analogy 0.033 / WordSim353
-    rho 0.38; skip-gram hs 0.064 / 0.64; CBOW 0.005 / 0.05."""
+    rho 0.38; skip-gram hs 0.064 / 0.64; CBOW 0.005-0.017 / 0.05-0.29. The autograd backend (Adam,
+    minibatches) measured 0.027 / 0.55."""
     results = recipe.main([
         "--train_file", str(gensim_data / "head500.noblanks.cor"), "--output_dir", str(tmp_path), "--seed", "1",
         "--analogies_file", str(gensim_data / "questions-words.txt"),

@@ -88,9 +88,12 @@ def make_corpus(repeat: int, directory: str) -> tuple[str, int, int]:
 
 
 def learning_rate(args, model_type: str) -> float:
+    """gensim's alpha: the recipe's kernel default (word2vec.c's alphas) unless --learning_rate."""
     if args.learning_rate is not None:
         return args.learning_rate
-    return 0.05 if model_type == "cbow" else 0.025  # the recipe's (word2vec.c's) defaults
+    from hfext.training.word2vec import DEFAULT_LEARNING_RATES
+
+    return DEFAULT_LEARNING_RATES["kernel", model_type]
 
 
 # ------------------------------------------------------------------------------------------ cpu meter

@@ -4,11 +4,14 @@ It applies word2vec.c's update rule (per-pair SGD, sigmoid table, linear learnin
 model's own parameter tensors in place. Unlike word2vec.c and gensim, whose worker threads race on
 shared rows ("Hogwild"), it is deterministic:
 
-- each round, the chunk's next centers are dealt to ``lanes`` lanes in contiguous blocks;
-- every lane runs plain sequential SGD over its block, on private copies of the rows it touches
-  (copied from the shared matrices on first touch), so within a lane updates are exactly sequential;
+- each of ``lanes`` lanes owns a contiguous block of the chunk's centers;
+- in a round every lane runs plain sequential SGD over the next part of its block (up to
+  ``centers_per_lane`` centers, or until its buffers are full), on private copies of the rows it
+  touches (copied from the shared matrices on first touch), so within a lane updates are exactly
+  sequential;
 - at the end of the round the lanes' changes are merged into the shared matrices in a fixed order
-  (a row changed by one lane takes its value; by several, the sum of their changes).
+  (a row changed by one lane takes its value; by several, the sum of their changes). A single lane
+  needs no copies and trains on the shared matrices in place.
 
 Lanes run in parallel threads; the result depends on the seed, the data and the number of lanes,
 never on thread timing: the same seed gives bit-identical vectors run after run, with any number of

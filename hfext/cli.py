@@ -7,6 +7,7 @@
     hfext eval analogies w2v questions-words.txt [--restrict_vocab N] [--case_sensitive] [--json]
     hfext eval similarity w2v wordsim353.tsv [--delimiter '\\t'] [--json]
     hfext export word2vec-format w2v vectors.txt [--binary]
+    hfext cooccurrence corpus.txt --window 1 [--vocab 'I,like,...'] [--out X.tsv]   the lecture's co-occurrence table
 
 Every command that takes a ``MODEL_DIR`` works on a word-vector model directory (one whose config declares
 ``vector_size``: the word2vec family today, GloVe and fastText later), as written by ``hfext train`` or
@@ -406,6 +407,88 @@ def cmd_neighbors(args) -> int:
     return 0
 
 
+def cmd_cooccurrence(args) -> int:
+    import numpy as np
+
+    from hfext.data import (
+        CorpusError,
+        Vocabulary,
+        cooccurrence_matrix,
+        read_lines,
+        save_cooccurrence,
+        split_sentences,
+    )
+
+    _check_input_file(args.file, "corpus file")
+    if args.window < 1:
+        raise CLIError(f"--window must be >= 1 (words on each side), got {args.window}")
+    if args.min_count < 1:
+        raise CLIError(f"--min_count must be >= 1, got {args.min_count}")
+    try:
+        sentences = list(split_sentences(read_lines(args.file), not args.no_split_punctuation, args.sentence_end))
+    except CorpusError as error:
+        raise CLIError(str(error)) from None
+    tokens = [s.split() for s in sentences]
+    if args.vocab:
+        words = [w for w in re.split(r"[,\s]+", args.vocab) if w]
+        if len(set(words)) != len(words):
+            raise CLIError(f"--vocab lists a word twice: {args.vocab!r}; give each word once")
+        vocab = Vocabulary(words, np.zeros(len(words), dtype=np.int64))
+    else:
+        try:
+            vocab = Vocabulary.build(sentences, min_count=args.min_count)
+        except CorpusError as error:
+            raise CLIError(f"'{args.file}': {error}") from None
+    index = {w: i for i, w in enumerate(vocab.words)}
+    ids = [[index.get(w, -1) for w in sentence] for sentence in tokens]  # -1: outside the vocabulary, dropped
+    matrix = cooccurrence_matrix(ids, len(vocab), args.window, symmetric=not args.directional,
+                                 distance_weighting=args.distance_weighting)
+    if args.out:
+        out = Path(args.out).expanduser()
+        if not out.parent.is_dir():
+            raise CLIError(f"the folder of --out '{args.out}' does not exist; create it first (mkdir -p {out.parent})")
+        if out.suffix in (".tsv", ".csv"):
+            if len(vocab) > args.max_dense:
+                raise CLIError(f"{len(vocab)} words is too many for a dense {out.suffix} table (limit --max_dense "
+                               f"{args.max_dense}); save the sparse matrix with --out {out.with_suffix('.safetensors')}")
+            sep = "\t" if out.suffix == ".tsv" else ","
+            dense = matrix.toarray()
+            lines = [sep.join(["counts", *vocab.words])]
+            lines += [sep.join([w, *(_number(x) for x in row)]) for w, row in zip(vocab.words, dense)]
+            tmp = out.with_name(f".{out.name}.tmp")
+            tmp.write_text("\n".join(lines) + "\n", encoding="utf8")
+            os.replace(tmp, out)
+        elif out.suffix == ".safetensors":
+            save_cooccurrence(out, matrix, vocab.words, window=args.window, symmetric=not args.directional,
+                              distance_weighting=args.distance_weighting)
+        else:
+            raise CLIError(f"--out '{args.out}': use a .tsv or .csv file (dense table) or .safetensors (sparse matrix)")
+    if args.json:
+        dense = matrix.toarray() if len(vocab) <= args.max_dense else None
+        _print_json({"words": vocab.words, "window": args.window, "symmetric": not args.directional,
+                     "distance_weighting": args.distance_weighting, "nonzero": int(matrix.nnz),
+                     "matrix": dense.tolist() if dense is not None else None})
+        return 0
+    print(f"{len(sentences)} sentences, {len(vocab)} words, window {args.window}"
+          f"{', right context only' if args.directional else ''}{', 1/distance weights' if args.distance_weighting else ''}"
+          f": {matrix.nnz} non-zero cells")
+    if len(vocab) > args.max_print:
+        print(f"(the table has {len(vocab)} rows; it is printed up to --max_print {args.max_print} words: "
+              "raise it, or save it with --out)")
+    else:
+        dense = matrix.toarray()
+        rows = [[w, *(_number(x) for x in row)] for w, row in zip(vocab.words, dense)]
+        print(_table(["counts", *vocab.words], rows, right=set(range(1, len(vocab) + 1))))
+    if args.out:
+        print(f"saved to {args.out}")
+    return 0
+
+
+def _number(value) -> str:
+    """An integer count as `2`, a weighted one as `0.333`."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
+
+
 def cmd_train(args) -> int:
     recipe = _load_recipe(args.family)
     with _prog_name(f"hfext train {args.family}"):
@@ -507,7 +590,7 @@ def _saved_input_embeddings(model, model_dir: str):
     embedding = model.get_input_embeddings().weight
     name = next(n for n, p in model.named_parameters() if p is embedding)
     prefix = f"{model.base_model_prefix}."
-    candidates = [name, prefix + name, name[len(prefix):] if name.startswith(prefix) else name]
+    candidates = [name, prefix + name, name.removeprefix(prefix)]
     with safe_open(path, framework="pt") as f:
         keys = set(f.keys())
         for key in candidates:
@@ -547,6 +630,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("family", metavar="FAMILY", help="model family, e.g. word2vec")
     p.add_argument("recipe_args", nargs=argparse.REMAINDER, help="flags of the recipe")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("cooccurrence", help="the window co-occurrence matrix of a small text, as a table (the lecture's slide)",
+                       description="Count how often two words appear within --window words of each other in one sentence.")
+    p.add_argument("file", metavar="FILE", help="a UTF-8 text file")
+    p.add_argument("--window", type=int, default=1, help="words on each side that count as context (default 1)")
+    p.add_argument("--vocab", default=None, help="the dictionary, in row order: 'I,like,enjoy,...' (default: all words, most frequent first)")
+    p.add_argument("--min_count", type=int, default=1, help="without --vocab, keep words seen this often (default 1)")
+    p.add_argument("--directional", action="store_true", help="count only words after the row word (GloVe's -symmetric 0)")
+    p.add_argument("--distance_weighting", action="store_true", help="count 1/distance instead of 1 (GloVe's weighting)")
+    p.add_argument("--no_split_punctuation", action="store_true", help="split on whitespace only (keep 'learning.' whole)")
+    p.add_argument("--sentence_end", nargs="*", default=[".", "!", "?"], metavar="TOKEN",
+                   help="tokens that end a sentence (default . ! ?); each line also ends one")
+    p.add_argument("--out", default=None, help="also save it: .tsv/.csv (dense, labelled) or .safetensors (sparse)")
+    p.add_argument("--max_print", type=int, default=30, help="print the table only up to this many words (default 30)")
+    p.add_argument("--max_dense", type=int, default=5000, help="largest vocabulary for a dense .tsv/.csv or --json (default 5000)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_cooccurrence)
 
     p = sub.add_parser("neighbors", help="nearest neighbours of a word by cosine similarity")
     p.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_DIR_HELP)

@@ -1,7 +1,28 @@
 """Data pipeline shared by the embedding families: corpus streaming, vocabulary, windows, sampling."""
 
-from .corpus import CorpusError, EncodedCorpus, Vocabulary, dataset_lines, file_fingerprint, read_lines
-from .windows import WindowChunk, WindowChunks, build_noise_table, cbow_windows, keep_probabilities, skipgram_pairs
+from .cooccurrence import (
+    cooccurrence_matrix,
+    load_cooccurrence,
+    one_hot,
+    save_cooccurrence,
+    split_sentences,
+)
+from .corpus import (
+    CorpusError,
+    EncodedCorpus,
+    Vocabulary,
+    dataset_lines,
+    file_fingerprint,
+    read_lines,
+)
+from .windows import (
+    WindowChunk,
+    WindowChunks,
+    build_noise_table,
+    cbow_windows,
+    keep_probabilities,
+    skipgram_pairs,
+)
 
 __all__ = [
     "CorpusError",
@@ -11,9 +32,14 @@ __all__ = [
     "WindowChunks",
     "build_noise_table",
     "cbow_windows",
+    "cooccurrence_matrix",
     "dataset_lines",
     "file_fingerprint",
     "keep_probabilities",
+    "load_cooccurrence",
+    "one_hot",
     "read_lines",
+    "save_cooccurrence",
     "skipgram_pairs",
+    "split_sentences",
 ]

@@ -1,8 +1,8 @@
-"""The CPU fast path for word2vec: a fused, multi-threaded SGD kernel (numba).
+"""The CPU fast path for word2vec and fastText: one fused, multi-threaded SGD kernel (numba).
 
-It applies word2vec.c's update rule (per-pair SGD, sigmoid table, linear learning-rate decay) to the
-model's own parameter tensors in place. Unlike word2vec.c and gensim, whose worker threads race on
-shared rows ("Hogwild"), it is deterministic:
+It applies the reference tools' per-pair SGD (word2vec.c; Facebook fastText's ``model.cc``/``fasttext.cc``)
+to the model's own parameter tensors in place. Unlike word2vec.c, fastText and gensim, whose worker
+threads race on shared rows ("Hogwild"), it is deterministic:
 
 - each of ``lanes`` lanes owns a contiguous block of the chunk's centers;
 - in a round every lane runs plain sequential SGD over the next part of its block (up to
@@ -17,9 +17,49 @@ Lanes run in parallel threads; the result depends on the seed, the data and the 
 never on thread timing: the same seed gives bit-identical vectors run after run, with any number of
 threads. Across lanes a round's updates are seen at the next round, a staleness like Hogwild's.
 Noise words come from a counter-based seed per center, so they don't depend on the lane layout.
+
+Subwords (fastText)
+-------------------
+With ``subwords`` (a CSR ``offsets``/``rows`` list per word, :class:`SubwordTable`), a word's input
+vector is the mean of its input rows (its own row, then its hashed character n-gram rows); without
+it each word is one row (word2vec). What is matched, checked against Facebook fastText
+(``src/model.cc``: ``computeHidden``, ``update``; ``src/fasttext.cc``: ``skipgram``, ``cbow``;
+``src/loss.cc``) and gensim 4.4 (``gensim/models/fasttext_inner.pyx``):
+
+- skip-gram: the *center* word's subwords predict each context word (``fasttext.cc`` skipgram:
+  ``update(dict_->getSubwords(line[w]), line, w + c)``; gensim ``fasttext_fast_sentence_sg_neg(c, i, j)``
+  takes ``subwords_idx[i]`` of the center). word2vec.c and gensim's Word2Vec swap this (the context
+  word's vector predicts the center), and the word2vec path keeps that.
+- h = (1/n) sum of the n input rows (``computeHidden``: ``hidden.mul(1.0 / input.size())``, the word's
+  own row included). gensim's skip-gram divides by the number of n-grams only (``norm_factor = 1 /
+  subwords_len``, the word's own row not counted) while its CBOW and final vectors divide by n; we
+  follow Facebook. Duplicate n-grams in a word count as often as they occur, as in ``getSubwords``.
+- the gradient g = sum over the targets of (label - sigmoid(h.u)) lr u is added to every input row
+  *unscaled* (``update``: ``wi_->addVectorToRow(grad, *it, 1.0)``; ``normalizeGradient_`` is only set for
+  the supervised model; gensim also adds ``work`` unscaled).
+- CBOW: h is the mean of the subword rows of *all* context words together (``fasttext.cc`` cbow
+  concatenates ``getSubwords`` of every context word into ``bow``; gensim counts every row in
+  ``count``), one prediction of the center per window, the gradient added unscaled to every row of
+  every context word. With ``cbow_mean=False`` (gensim only; fastText always averages) h is the sum and
+  the gradient is divided by the number of rows, as gensim's ``fasttext_fast_sentence_cbow_neg``.
+- sigmoid: fastText's table (512 steps over [-8, 8], 0/1 outside: ``loss.cc``), word2vec.c's (1000
+  steps over [-6, 6]) for word2vec; the update is the clipped one outside the range (fastText's
+  ``binaryLogistic``; gensim's fastText skip-gram skips such targets instead).
+- noise words: from the unigram^``ns_exponent`` table (the config's; Facebook uses 0.5, gensim 0.75);
+  a draw equal to the target is skipped (word2vec.c, gensim) where fastText's ``getNegative`` draws again.
+- learning rate: linear decay over training (fastText to 0, gensim/word2vec.c to ``1e-4 * lr``; we
+  use the loop's ``word2vec_linear`` schedule, the latter), updated per center inside a chunk.
+
+Skip-gram's input rows stay the same for all pairs of one center, so instead of recomputing h and
+updating all n rows after each pair (2 n d flops a pair), the kernel keeps h current as
+``h += influence[w] * g`` (``influence`` = sum over the list of each entry's multiplicity / n: 1 when
+the rows are distinct) and adds the summed gradient to the rows once per center. That is the same
+arithmetic as the reference's per-pair update up to float rounding, at a cost independent of n per pair.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numba
 import numpy as np
@@ -32,10 +72,21 @@ from numba import njit, prange
 
 EXP_TABLE_SIZE = 1000
 MAX_EXP = 6.0  # word2vec.c: sigmoid is tabulated on [-6, 6]
+FASTTEXT_SIGMOID_TABLE_SIZE = 512
+FASTTEXT_MAX_SIGMOID = 8.0  # fastText's loss.cc: SIGMOID_TABLE_SIZE 512, MAX_SIGMOID 8
 
-_grid = (np.arange(EXP_TABLE_SIZE, dtype=np.float64) / EXP_TABLE_SIZE * 2 - 1) * MAX_EXP
-SIGMOID_TABLE = (1.0 / (1.0 + np.exp(-_grid))).astype(np.float32)
-LOG_SIGMOID_TABLE = np.log(SIGMOID_TABLE).astype(np.float32)
+
+def sigmoid_tables(size: int, max_exp: float):
+    """(sigmoid, log sigmoid, max_exp): size + 1 entries at x_i = 2 max_exp i / size - max_exp, indexed
+    as int((x + max_exp) size / max_exp / 2), as word2vec.c's expTable and fastText's t_sigmoid_."""
+    grid = np.arange(size + 1, dtype=np.float64) * 2 * max_exp / size - max_exp
+    table = (1.0 / (1.0 + np.exp(-grid))).astype(np.float32)
+    return table, np.log(table).astype(np.float32), float(max_exp)
+
+
+WORD2VEC_SIGMOID = sigmoid_tables(EXP_TABLE_SIZE, MAX_EXP)
+FASTTEXT_SIGMOID = sigmoid_tables(FASTTEXT_SIGMOID_TABLE_SIZE, FASTTEXT_MAX_SIGMOID)
+SIGMOID_TABLE, LOG_SIGMOID_TABLE = WORD2VEC_SIGMOID[0], WORD2VEC_SIGMOID[1]
 
 
 @njit(inline="always")
@@ -48,21 +99,23 @@ def _splitmix64(x):
 
 
 @njit(inline="always")
-def _gradient_and_loss(f, label, lr, sigmoid_table, log_sigmoid_table):
-    """word2vec.c's clipped sigmoid step: g = (label - sigmoid(f)) * lr, and -log P(label)."""
+def _gradient_and_loss(f, label, lr, sigmoid_table, log_sigmoid_table, max_exp):
+    """The clipped, tabulated sigmoid step: g = (label - sigmoid(f)) * lr, and -log P(label); outside
+    [-max_exp, max_exp] the sigmoid is 0 or 1 (word2vec.c's negative sampling, fastText's loss.cc)."""
+    scale = (sigmoid_table.shape[0] - 1) / max_exp / 2
     z = f if label == 1 else -f  # loss is -log sigmoid(z)
-    if z >= MAX_EXP:
+    if z >= max_exp:
         loss = 0.0
-    elif z <= -MAX_EXP:
+    elif z <= -max_exp:
         loss = -z
     else:
-        loss = -log_sigmoid_table[int((z + MAX_EXP) * (EXP_TABLE_SIZE / MAX_EXP / 2))]
-    if f >= MAX_EXP:
+        loss = -log_sigmoid_table[int((z + max_exp) * scale)]
+    if f >= max_exp:
         g = (label - 1.0) * lr
-    elif f <= -MAX_EXP:
+    elif f <= -max_exp:
         g = label * lr
     else:
-        g = (label - sigmoid_table[int((f + MAX_EXP) * (EXP_TABLE_SIZE / MAX_EXP / 2))]) * lr
+        g = (label - sigmoid_table[int((f + max_exp) * scale)]) * lr
     return g, loss
 
 
@@ -81,35 +134,62 @@ def _touch(row, matrix, buffer, slots, rows, used):
 
 
 @njit(inline="always", fastmath=True)
-def _binary_step(h, ubuf, slot, label, lr, neu1e):
+def _binary_step(h, ubuf, slot, label, lr, neu1e, sig):
     """One binary decision "is this the target?": g = (label - sigmoid(h.u)) lr, then u += g h and the
     input gradient neu1e += g u (with u before its update, as word2vec.c). Returns the -log-likelihood."""
     dim = h.shape[0]
     f = np.float32(0.0)
     for k in range(dim):
         f += h[k] * ubuf[slot, k]
-    g, loss = _gradient_and_loss(f, label, lr, SIGMOID_TABLE, LOG_SIGMOID_TABLE)
+    g, loss = _gradient_and_loss(f, label, lr, sig[0], sig[1], sig[2])
     for k in range(dim):
         neu1e[k] += g * ubuf[slot, k]
         ubuf[slot, k] += g * h[k]
     return loss
 
 
+@njit(inline="always")
+def _predict(h, word, neu1e, u, ubuf, uslots, urows, used_u, negative, noise_table, points, codes, code_lengths, lr,
+             state, sig):
+    """Every binary decision that predicts ``word`` from h (its Huffman path, or the word and its noise
+    words); accumulates the input gradient in ``neu1e``. Returns (loss, rng state, used output rows)."""
+    tmask = np.uint64(0xFFFFFFFFFFFFFFFF)
+    table_mask = np.uint64(noise_table.shape[0] - 1)
+    loss_sum = 0.0
+    if code_lengths.shape[0] > 0:  # one decision per inner node of the target's Huffman path; label 1 - code_j
+        for node in range(code_lengths[word]):
+            slot, used_u = _touch(points[word, node], u, ubuf, uslots, urows, used_u)
+            loss_sum += _binary_step(h, ubuf, slot, 1 - codes[word, node], lr, neu1e, sig)
+    for d in range(negative + 1 if negative > 0 else 0):
+        target = word
+        label = 1
+        if d > 0:
+            state = (state * np.uint64(25214903917) + np.uint64(11)) & tmask  # word2vec.c's LCG
+            target = noise_table[(state >> np.uint64(16)) & table_mask]  # table size is a power of 2
+            label = 0
+            if target == word:  # word2vec.c and gensim skip a noise word equal to the target
+                continue
+        slot, used_u = _touch(target, u, ubuf, uslots, urows, used_u)
+        loss_sum += _binary_step(h, ubuf, slot, label, lr, neu1e, sig)
+    return loss_sum, state, used_u
+
+
 @njit(fastmath=True, nogil=True, cache=True)
 def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, used, ids, lo, hi, windows,
               cbow, cbow_mean, negative, noise_table, points, codes, code_lengths, lr_start, lr_end, seed,
-              max_centers, v_rows_per_center, u_rows_per_center):
+              max_centers, v_rows_per_center, u_rows_per_center, offsets, rows, influence, sig):
     """Sequential SGD from center ``first`` towards ``last`` on the lane's private row copies (``vbuf``,
     ``ubuf``, indexed through ``vslots``/``uslots``), stopping after ``max_centers`` centers or when the
     next center might not fit in the buffers. Returns (loss, predictions, next center); ``used``
-    receives how many rows of each matrix were copied."""
+    receives how many rows of each matrix were copied. With ``offsets`` non-empty, word w's input is
+    the mean of rows ``rows[offsets[w]:offsets[w + 1]]`` of ``v`` (fastText), else row w (word2vec)."""
     dim = v.shape[1]
-    hs = code_lengths.shape[0] > 0
+    subwords = offsets.shape[0] > 0
     neu1e = np.empty(dim, dtype=np.float32)
-    mean = np.empty(dim, dtype=np.float32)  # CBOW's h
+    mean = np.empty(dim, dtype=np.float32)  # CBOW's h, fastText's h
+    grad = np.empty(dim, dtype=np.float32)  # fastText skip-gram: the center's summed input gradient
     h = mean
     tmask = np.uint64(0xFFFFFFFFFFFFFFFF)
-    table_mask = np.uint64(noise_table.shape[0] - 1)
     used_v, used_u = 0, 0
     loss_sum = 0.0
     predictions = 0
@@ -127,8 +207,76 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
         if b - a <= 1:
             continue
         lr = np.float32(lr_start + (lr_end - lr_start) * (i / n))
-        word = ids[i]  # both models predict the center word (skip-gram from each context word, as word2vec.c)
+        word = ids[i]
         state = _splitmix64(seed ^ ((np.uint64(i) * np.uint64(0x9E3779B97F4A7C15)) & tmask))
+        if subwords and cbow:  # fastText CBOW: h = mean of the subword rows of all context words together
+            h = mean
+            for k in range(dim):
+                h[k] = 0.0
+            count = 0
+            for jj in range(a, b):
+                if jj != i:
+                    for p in range(offsets[ids[jj]], offsets[ids[jj] + 1]):
+                        slot, used_v = _touch(rows[p], v, vbuf, vslots, vrows, used_v)
+                        for k in range(dim):
+                            h[k] += vbuf[slot, k]
+                        count += 1
+            if count == 0:
+                continue
+            inv = np.float32(1.0 / count)
+            if cbow_mean:
+                for k in range(dim):
+                    h[k] *= inv
+            for k in range(dim):
+                neu1e[k] = 0.0
+            loss, state, used_u = _predict(h, word, neu1e, u, ubuf, uslots, urows, used_u, negative, noise_table,
+                                           points, codes, code_lengths, lr, state, sig)
+            loss_sum += loss
+            if not cbow_mean:  # gensim divides the error over the summed rows
+                for k in range(dim):
+                    neu1e[k] *= inv
+            for jj in range(a, b):  # every row of every context word gets the gradient unscaled (model.cc update)
+                if jj != i:
+                    for p in range(offsets[ids[jj]], offsets[ids[jj] + 1]):
+                        slot = vslots[rows[p]]
+                        for k in range(dim):
+                            vbuf[slot, k] += neu1e[k]
+            predictions += 1
+            continue
+        if subwords:  # fastText skip-gram: the center's subwords predict each context word
+            first_row, last_row = offsets[word], offsets[word + 1]
+            if last_row == first_row:
+                continue
+            h = mean
+            for k in range(dim):
+                h[k] = 0.0
+                grad[k] = 0.0
+            for p in range(first_row, last_row):
+                slot, used_v = _touch(rows[p], v, vbuf, vslots, vrows, used_v)
+                for k in range(dim):
+                    h[k] += vbuf[slot, k]
+            inv = np.float32(1.0 / (last_row - first_row))
+            for k in range(dim):
+                h[k] *= inv
+            weight = influence[word]
+            for j in range(a, b):
+                if j == i:
+                    continue
+                for k in range(dim):
+                    neu1e[k] = 0.0
+                loss, state, used_u = _predict(h, ids[j], neu1e, u, ubuf, uslots, urows, used_u, negative,
+                                               noise_table, points, codes, code_lengths, lr, state, sig)
+                loss_sum += loss
+                for k in range(dim):  # the rows would each get += neu1e now; their mean moves by weight * neu1e
+                    grad[k] += neu1e[k]
+                    h[k] += weight * neu1e[k]
+                predictions += 1
+            for p in range(first_row, last_row):  # ... so they get the pairs' summed gradient once
+                slot = vslots[rows[p]]
+                for k in range(dim):
+                    vbuf[slot, k] += grad[k]
+            continue
+        # word2vec: both models predict the center word (skip-gram from each context word, as word2vec.c)
         for j in range(a, b):
             if cbow and j > a:
                 break  # CBOW makes one prediction per center, from its whole window
@@ -152,21 +300,9 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
                 h = vbuf[in_slot]  # v of the context word; unchanged until neu1e is added below
             for k in range(dim):
                 neu1e[k] = 0.0
-            if hs:  # one decision per inner node of the target's Huffman path; node j's label is 1 - code_j
-                for node in range(code_lengths[word]):
-                    slot, used_u = _touch(points[word, node], u, ubuf, uslots, urows, used_u)
-                    loss_sum += _binary_step(h, ubuf, slot, 1 - codes[word, node], lr, neu1e)
-            for d in range(negative + 1 if negative > 0 else 0):
-                target = word
-                label = 1
-                if d > 0:
-                    state = (state * np.uint64(25214903917) + np.uint64(11)) & tmask  # word2vec.c's LCG
-                    target = noise_table[(state >> np.uint64(16)) & table_mask]  # table size is a power of 2
-                    label = 0
-                    if target == word:  # word2vec.c skips a noise word equal to the target
-                        continue
-                slot, used_u = _touch(target, u, ubuf, uslots, urows, used_u)
-                loss_sum += _binary_step(h, ubuf, slot, label, lr, neu1e)
+            loss, state, used_u = _predict(h, word, neu1e, u, ubuf, uslots, urows, used_u, negative, noise_table,
+                                           points, codes, code_lengths, lr, state, sig)
+            loss_sum += loss
             if cbow:  # word2vec.c adds neu1e to every context word, unscaled
                 for jj in range(a, b):
                     if jj != i:
@@ -219,27 +355,8 @@ def _merge_rows(part, parts, matrix, buffer, slots, rows, used_counts):
 
 
 @njit(parallel=True, nogil=True, cache=True)
-def train_chunk(
-    v,  # (V, d) float32 input vectors, updated in place
-    u,  # (V or V-1, d) float32 output vectors, updated in place
-    ids,  # (n,) int32 token ids after subsampling
-    lo,  # (n,) int64 first position of each token's sentence
-    hi,  # (n,) int64 one past the last position of each token's sentence
-    windows,  # (n,) int32 reduced window b of each center, in 1..window
-    cbow,  # bool: CBOW (else skip-gram)
-    cbow_mean,  # bool: average (else sum) the context vectors
-    negative,  # K noise words per prediction (negative sampling) or 0
-    noise_table,  # (T,) int32 word ids in proportion to unigram^0.75
-    points,  # (V, L) int32 Huffman inner nodes (hierarchical softmax) or (0, 0)
-    codes,  # (V, L) int8 Huffman branch bits
-    code_lengths,  # (V,) int32 path lengths, or (0,) when not using hierarchical softmax
-    lr_start,
-    lr_end,  # learning rate decays linearly from lr_start to lr_end over the chunk
-    seed,  # uint64 seed of this chunk
-    centers_per_lane,  # at most this many centers per lane between merges (bounds the lanes' staleness)
-    workspace,  # the lanes' row buffers, from make_workspace (reused across chunks)
-):
-    """Train on one chunk of tokens; returns (summed -log-likelihood, number of predictions)."""
+def _train_chunk(v, u, ids, lo, hi, windows, cbow, cbow_mean, negative, noise_table, points, codes, code_lengths,
+                 lr_start, lr_end, seed, centers_per_lane, workspace, offsets, rows, influence, sig):
     vbuf, ubuf, vslots, uslots, vrows, urows, used = workspace
     n = ids.shape[0]
     lanes = vbuf.shape[0]  # the result depends on the number of lanes, not on the number of threads
@@ -249,6 +366,11 @@ def train_chunk(
     max_window = windows.max() if n > 0 else 1
     targets_per_prediction = (code_lengths.max() if hs else 0) + (negative + 1 if negative > 0 else 0)
     v_rows_per_center = 2 * max_window + 1
+    if offsets.shape[0] > 0:  # fastText: a center's input rows are its subwords (CBOW: all context words')
+        max_rows = 1
+        for w in range(offsets.shape[0] - 1):
+            max_rows = max(max_rows, offsets[w + 1] - offsets[w])
+        v_rows_per_center = 2 * max_window * max_rows if cbow else max_rows
     u_rows_per_center = (1 if cbow else 2 * max_window) * targets_per_prediction
     # Each lane owns a contiguous block of the chunk; a round advances every lane as far as its
     # buffers (or centers_per_lane) allow, then merges. Progress depends on the data only.
@@ -262,7 +384,7 @@ def train_chunk(
         loss, predictions, _ = _run_lane(
             0, n, n, v, u, v, u, vslots[0], uslots[0], vrows[0], urows[0], used[0], ids, lo, hi, windows, cbow,
             cbow_mean, negative, noise_table, points, codes, code_lengths, lr_start, lr_end, seed, n,
-            v_rows_per_center, u_rows_per_center,
+            v_rows_per_center, u_rows_per_center, offsets, rows, influence, sig,
         )
         return loss, predictions
     while (cursor < end).any():
@@ -271,6 +393,7 @@ def train_chunk(
                 cursor[lane], end[lane], n, v, u, vbuf[lane], ubuf[lane], vslots[lane], uslots[lane], vrows[lane],
                 urows[lane], used[lane], ids, lo, hi, windows, cbow, cbow_mean, negative, noise_table, points, codes,
                 code_lengths, lr_start, lr_end, seed, centers_per_lane, v_rows_per_center, u_rows_per_center,
+                offsets, rows, influence, sig,
             )
             lane_loss[lane] += loss
             lane_predictions[lane] += predictions
@@ -287,14 +410,81 @@ def train_chunk(
     return lane_loss.sum(), lane_predictions.sum()
 
 
+class SubwordTable(NamedTuple):
+    """Each word's input rows as CSR: word w's input vector is the mean of ``v[rows[offsets[w]:offsets[w+1]]]``."""
+
+    offsets: np.ndarray  # (V + 1,) int64
+    rows: np.ndarray  # (nnz,) int64 rows of the input matrix
+    influence: np.ndarray  # (V,) float32: how much h moves per unit gradient on every row (1: distinct rows)
+
+
+NO_SUBWORDS = SubwordTable(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
+
+
+def make_subword_table(offsets, rows, num_input_rows: int | None = None) -> SubwordTable:
+    """A :class:`SubwordTable` from CSR ``offsets``/``rows`` (e.g. a fastText model's ``subword_offsets`` and
+    ``subword_ids``). ``influence[w]`` = sum over w's list of each entry's multiplicity, / its length:
+    adding g to every listed row (a row listed k times gets k g, as fastText's update) moves the mean by
+    influence[w] g."""
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    if offsets.ndim != 1 or len(offsets) < 2 or offsets[0] != 0 or offsets[-1] != len(rows) or (np.diff(offsets) < 0).any():
+        raise ValueError(
+            f"subword offsets must be a non-decreasing CSR index from 0 to len(rows)={len(rows)}; got "
+            f"{len(offsets)} offsets ending at {offsets[-1] if len(offsets) else None}"
+        )
+    if num_input_rows is not None and len(rows) and (rows.min() < 0 or rows.max() >= num_input_rows):
+        raise ValueError(f"subword rows must lie in [0, {num_input_rows}); got {rows.min()}..{rows.max()}")
+    lengths = np.diff(offsets)
+    words = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+    key = words * (int(rows.max(initial=0)) + 1) + rows
+    _, inverse, multiplicity = np.unique(key, return_inverse=True, return_counts=True)
+    per_entry = multiplicity[inverse].astype(np.float64)
+    influence = np.bincount(words, weights=per_entry, minlength=len(lengths)) / np.maximum(lengths, 1)
+    return SubwordTable(offsets, rows, influence.astype(np.float32))
+
+
+def train_chunk(
+    v,  # (R, d) float32 input vectors (word2vec: R = V words; fastText: words then n-gram buckets), in place
+    u,  # (V or V-1, d) float32 output vectors, updated in place
+    ids,  # (n,) int32 token ids after subsampling
+    lo,  # (n,) int64 first position of each token's sentence
+    hi,  # (n,) int64 one past the last position of each token's sentence
+    windows,  # (n,) int32 reduced window b of each center, in 1..window
+    cbow,  # bool: CBOW (else skip-gram)
+    cbow_mean,  # bool: average (else sum) the context vectors
+    negative,  # K noise words per prediction (negative sampling) or 0
+    noise_table,  # (T,) int32 word ids in proportion to unigram^ns_exponent
+    points,  # (V, L) int32 Huffman inner nodes (hierarchical softmax) or (0, 0)
+    codes,  # (V, L) int8 Huffman branch bits
+    code_lengths,  # (V,) int32 path lengths, or (0,) when not using hierarchical softmax
+    lr_start,
+    lr_end,  # learning rate decays linearly from lr_start to lr_end over the chunk
+    seed,  # uint64 seed of this chunk
+    centers_per_lane,  # at most this many centers per lane between merges (bounds the lanes' staleness)
+    workspace,  # the lanes' row buffers, from make_workspace (reused across chunks)
+    subwords: SubwordTable = NO_SUBWORDS,  # fastText's input rows per word; NO_SUBWORDS: word2vec
+    sigmoid=WORD2VEC_SIGMOID,  # (table, log table, max_exp) from sigmoid_tables
+):
+    """Train on one chunk of tokens; returns (summed -log-likelihood, number of predictions)."""
+    return _train_chunk(
+        v, u, ids, lo, hi, windows, cbow, cbow_mean, negative, noise_table, points, codes, code_lengths, lr_start,
+        lr_end, seed, centers_per_lane, workspace, subwords.offsets, subwords.rows, subwords.influence, sigmoid,
+    )
+
+
 def make_workspace(v_rows, u_rows, dim, lanes, centers_per_lane, window, targets_per_prediction, cbow,
-                   bytes_per_lane=256 * 2**20):
+                   bytes_per_lane=256 * 2**20, rows_per_word=None):
     """Preallocated private row buffers for ``lanes`` lanes (allocated once per run, not per chunk).
 
     Each lane holds up to every row a round of ``centers_per_lane`` centers can touch, within a memory
-    budget; with a small vocabulary that is the whole vocabulary, with a large one rounds end early."""
+    budget; with a small vocabulary that is the whole vocabulary, with a large one rounds end early.
+    ``rows_per_word``: fastText's most input rows of one word (None: word2vec, one row a word)."""
     predictions_per_center = 1 if cbow else 2 * window
-    v_rows_per_center = 2 * window + 1
+    if rows_per_word is None:
+        v_rows_per_center = 2 * window + 1
+    else:  # fastText reads the center's subwords (skip-gram) or every context word's (CBOW)
+        v_rows_per_center = max(1, int(rows_per_word)) * (2 * window if cbow else 1)
     u_rows_per_center = predictions_per_center * targets_per_prediction
     budget_rows = max(bytes_per_lane // (4 * dim), 4 * (v_rows_per_center + u_rows_per_center))
     v_capacity = min(v_rows, centers_per_lane * v_rows_per_center, budget_rows // 3)
@@ -329,4 +519,14 @@ def set_threads(num_threads: int) -> int:
     return num_threads
 
 
-__all__ = ["make_workspace", "set_threads", "train_chunk"]
+__all__ = [
+    "FASTTEXT_SIGMOID",
+    "NO_SUBWORDS",
+    "WORD2VEC_SIGMOID",
+    "SubwordTable",
+    "make_subword_table",
+    "make_workspace",
+    "set_threads",
+    "sigmoid_tables",
+    "train_chunk",
+]

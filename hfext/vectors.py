@@ -814,9 +814,14 @@ class KeyedVectors:
 
     @classmethod
     def from_model(cls, model, tokenizer):
-        """The word vectors of a trained word-embedding model (its input embeddings, i.e. word2vec's v),
-        keyed by the tokenizer's words in id order; special tokens such as ``[UNK]`` are left out."""
-        weights = model.get_input_embeddings().weight.detach().float().cpu().numpy()
+        """The word vectors of a trained word-embedding model, keyed by the tokenizer's words in id order;
+        special tokens such as ``[UNK]`` are left out. A model that combines several matrices into its word
+        vectors (GloVe's W + W~) says how with ``get_word_vectors()``; otherwise they are its input
+        embeddings (word2vec's v)."""
+        if hasattr(model, "get_word_vectors"):
+            weights = model.get_word_vectors().detach().float().cpu().numpy()
+        else:
+            weights = model.get_input_embeddings().weight.detach().float().cpu().numpy()
         id_to_word = {index: word for word, index in tokenizer.get_vocab().items()}
         special = set(getattr(tokenizer, "all_special_ids", []))
         rows = [i for i in range(weights.shape[0]) if i in id_to_word and i not in special]

@@ -6,6 +6,8 @@ Two backends run the same data and the same objective:
   update rule on the model's tensors in place. The fast path on CPU, one process.
 - ``torch``: autograd on the model's ``forward`` (mean loss, Adam). Runs on any device and under
   ``accelerate launch`` with several processes (DDP).
+
+fastText (:mod:`hfext.training.fasttext`) is the same task with subword inputs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ import torch
 
 from ..data.windows import WindowChunks, build_noise_table, cbow_windows, skipgram_pairs
 from .loop import StepResult, TrainingTask
-from .word2vec_kernel import make_workspace, set_threads, train_chunk
+from .word2vec_kernel import (
+    NO_SUBWORDS,
+    WORD2VEC_SIGMOID,
+    make_workspace,
+    set_threads,
+    train_chunk,
+)
 
 BACKENDS = ("auto", "kernel", "torch")
 # Tokens per step. The kernel merges its lanes' rows once per step (per 16k centers a lane at most):
@@ -56,7 +64,14 @@ def _seed_of(*parts: int) -> int:
 
 
 class Word2VecTask(TrainingTask):
-    """Skip-gram or CBOW over :class:`WindowChunks`; the model decides which (``config.model_type``)."""
+    """Skip-gram or CBOW over :class:`WindowChunks`; the model decides which (``config.model_type``).
+
+    The one place for what word2vec and fastText share (:class:`~hfext.training.fasttext.FastTextTask`
+    overrides the few hooks below): chunks, noise table, Huffman tree, kernel workspace, both backends."""
+
+    input_matrix = "center_embeddings"  # the model's input (v) embedding module
+    sigmoid = WORD2VEC_SIGMOID  # word2vec.c's tabulated sigmoid
+    center_is_input = False  # skip-gram: word2vec.c predicts the center from each context word
 
     def __init__(
         self,
@@ -73,7 +88,7 @@ class Word2VecTask(TrainingTask):
         self.seed = int(seed)
         self.centers_per_lane = int(centers_per_lane)
         config = model.config
-        self.cbow = config.model_type == "hfext-cbow"
+        self.cbow = self.is_cbow(config)
         self.objective = config.objective
         if self.fused and self.objective == "softmax":
             raise ValueError("the kernel backend has no full softmax; use --backend torch for objective='softmax'")
@@ -89,11 +104,25 @@ class Word2VecTask(TrainingTask):
                 self.tree = (points.astype(np.int32), codes.astype(np.int8), lengths.astype(np.int32))
             else:
                 self.tree = (np.zeros((0, 0), np.int32), np.zeros((0, 0), np.int8), np.zeros(0, np.int32))
+            self.subwords = self.subword_table(model)
+            rows_per_word = int(np.diff(self.subwords.offsets).max()) if len(self.subwords.offsets) > 1 else None
             targets_per_prediction = (self.tree[0].shape[1]) + (self.negative + 1 if self.negative else 0)
             self.workspace = make_workspace(
-                model.center_embeddings.weight.shape[0], model.context_embeddings.weight.shape[0],
+                self._input_weight(model).shape[0], model.context_embeddings.weight.shape[0],
                 config.vector_size, self.lanes, self.centers_per_lane, config.window, targets_per_prediction, self.cbow,
+                rows_per_word=rows_per_word,
             )
+
+    # Hooks a subword model overrides.
+    @staticmethod
+    def is_cbow(config) -> bool:
+        return config.model_type == "hfext-cbow"
+
+    def subword_table(self, model):
+        return NO_SUBWORDS  # one input row per word
+
+    def _input_weight(self, model) -> torch.Tensor:
+        return getattr(model, self.input_matrix).weight
 
     def steps_per_epoch(self) -> int:
         return self.chunks.steps_per_epoch
@@ -107,12 +136,12 @@ class Word2VecTask(TrainingTask):
 
     def _kernel_step(self, model, chunk, chunk_seed, lr, next_lr) -> StepResult:
         # .numpy() shares memory with the parameters: the kernel updates the model in place.
-        v = model.center_embeddings.weight.detach().numpy()
+        v = self._input_weight(model).detach().numpy()
         u = model.context_embeddings.weight.detach().numpy()
         loss_sum, count = train_chunk(
             v, u, chunk.ids, chunk.lo, chunk.hi, chunk.windows, self.cbow, model.config.cbow_mean, self.negative,
             self.noise_table, *self.tree, np.float32(lr), np.float32(next_lr), np.uint64(chunk_seed),
-            self.centers_per_lane, self.workspace,
+            self.centers_per_lane, self.workspace, self.subwords, self.sigmoid,
         )
         return StepResult(float(loss_sum), int(count), chunk.raw_words)
 
@@ -125,7 +154,9 @@ class Word2VecTask(TrainingTask):
                 "attention_mask": torch.from_numpy(mask).to(device),
             }
         else:
-            sources, targets = skipgram_pairs(chunk)
+            sources, targets = skipgram_pairs(chunk)  # (context, center) pairs
+            if self.center_is_input:
+                sources, targets = targets, sources
             inputs = {"input_ids": torch.from_numpy(sources).to(device)}
         num_examples = len(targets)
         if self.negative:
@@ -134,7 +165,7 @@ class Word2VecTask(TrainingTask):
             inputs["negative_ids"] = torch.from_numpy(self.noise_table[draws].astype(np.int64)).to(device)
         if num_examples == 0:  # every process must still run forward/backward under DDP
             weight = model.module if hasattr(model, "module") else model
-            zero = weight.center_embeddings.weight.sum() * 0.0 + weight.context_embeddings.weight.sum() * 0.0
+            zero = sum(p.sum() for p in weight.parameters()) * 0.0
             return StepResult(0.0, 0, chunk.raw_words, loss=zero)
         outputs = model(labels=torch.from_numpy(targets).to(device), **inputs)
         return StepResult(float(outputs.loss.detach()) * num_examples, num_examples, chunk.raw_words, loss=outputs.loss)
@@ -143,7 +174,8 @@ class Word2VecTask(TrainingTask):
 WORD2VEC_MODEL_TYPES = ("hfext-skipgram", "hfext-cbow")
 
 
-def load_pretrained_word2vec(model_name_or_path: str, model_types=WORD2VEC_MODEL_TYPES):
+def load_pretrained_word2vec(model_name_or_path: str, model_types=WORD2VEC_MODEL_TYPES,
+                             recipe: str = "recipes/pretrain_word2vec.py"):
     """Model and tokenizer of a saved word2vec checkpoint, with clear errors for the wrong kind of
     directory, a missing weights file or a corrupt one."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
@@ -155,7 +187,7 @@ def load_pretrained_word2vec(model_name_or_path: str, model_types=WORD2VEC_MODEL
     if config.model_type not in model_types:
         raise ValueError(
             f"{model_name_or_path!r} holds a {config.model_type!r} model, not one of {list(model_types)}; "
-            "pass a directory written by recipes/pretrain_word2vec.py"
+            f"pass a directory written by {recipe}"
         )
     if os.path.isdir(model_name_or_path):
         weights = os.path.join(model_name_or_path, "model.safetensors")
@@ -163,7 +195,7 @@ def load_pretrained_word2vec(model_name_or_path: str, model_types=WORD2VEC_MODEL
             raise FileNotFoundError(f"{model_name_or_path!r} has no model.safetensors; the checkpoint is incomplete")
     try:
         model = AutoModel.from_pretrained(model_name_or_path)
-    except Exception as error:  # safetensors raises its own error types for damaged files
+    except Exception as error:  # noqa: BLE001  (safetensors raises its own error types for damaged files)
         raise ValueError(
             f"the weights in {model_name_or_path!r} could not be loaded ({type(error).__name__}: {error}); "
             "the file is corrupt or truncated: re-save or re-download it"

@@ -40,8 +40,10 @@ it each word is one row (word2vec). What is matched, checked against Facebook fa
 - CBOW: h is the mean of the subword rows of *all* context words together (``fasttext.cc`` cbow
   concatenates ``getSubwords`` of every context word into ``bow``; gensim counts every row in
   ``count``), one prediction of the center per window, the gradient added unscaled to every row of
-  every context word. With ``cbow_mean=False`` (gensim only; fastText always averages) h is the sum and
-  the gradient is divided by the number of rows, as gensim's ``fasttext_fast_sentence_cbow_neg``.
+  every context word. ``cbow_mean=False`` (fastText always averages) is the model's definition: h is
+  the sum of the context words' vectors (each the mean of its rows), every row gets the gradient
+  unscaled (so each word vector moves by it, as word2vec.c's sum mode); gensim instead sums all rows
+  and divides the gradient by their number.
 - sigmoid: fastText's table (512 steps over [-8, 8], 0/1 outside: ``loss.cc``), word2vec.c's (1000
   steps over [-6, 6]) for word2vec; the update is the clipped one outside the range (fastText's
   ``binaryLogistic``; gensim's fastText skip-gram skips such targets instead).
@@ -216,15 +218,27 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
             count = 0
             for jj in range(a, b):
                 if jj != i:
-                    for p in range(offsets[ids[jj]], offsets[ids[jj] + 1]):
-                        slot, used_v = _touch(rows[p], v, vbuf, vslots, vrows, used_v)
+                    first_row, last_row = offsets[ids[jj]], offsets[ids[jj] + 1]
+                    if not cbow_mean:  # the sum of the context words' vectors (each the mean of its rows)
                         for k in range(dim):
-                            h[k] += vbuf[slot, k]
-                        count += 1
+                            grad[k] = 0.0
+                    for p in range(first_row, last_row):
+                        slot, used_v = _touch(rows[p], v, vbuf, vslots, vrows, used_v)
+                        if cbow_mean:
+                            for k in range(dim):
+                                h[k] += vbuf[slot, k]
+                        else:
+                            for k in range(dim):
+                                grad[k] += vbuf[slot, k]
+                    if not cbow_mean and last_row > first_row:
+                        inv_rows = np.float32(1.0 / (last_row - first_row))
+                        for k in range(dim):
+                            h[k] += grad[k] * inv_rows
+                    count += last_row - first_row
             if count == 0:
                 continue
-            inv = np.float32(1.0 / count)
             if cbow_mean:
+                inv = np.float32(1.0 / count)
                 for k in range(dim):
                     h[k] *= inv
             for k in range(dim):
@@ -232,9 +246,6 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
             loss, state, used_u = _predict(h, word, neu1e, u, ubuf, uslots, urows, used_u, negative, noise_table,
                                            points, codes, code_lengths, lr, state, sig)
             loss_sum += loss
-            if not cbow_mean:  # gensim divides the error over the summed rows
-                for k in range(dim):
-                    neu1e[k] *= inv
             for jj in range(a, b):  # every row of every context word gets the gradient unscaled (model.cc update)
                 if jj != i:
                     for p in range(offsets[ids[jj]], offsets[ids[jj] + 1]):

@@ -7,6 +7,7 @@
     hfext eval analogies w2v questions-words.txt [--restrict_vocab N] [--case_sensitive] [--json]
     hfext eval similarity w2v wordsim353.tsv [--delimiter '\\t'] [--json]
     hfext export word2vec-format w2v vectors.txt [--binary]
+    hfext export glove-format glove vectors.txt                GloVe's text format (no header line)
     hfext cooccurrence corpus.txt --window 1 [--vocab 'I,like,...'] [--out X.tsv]   the lecture's co-occurrence table
 
 Every command that takes a ``MODEL_DIR`` works on a word-vector model directory (one whose config declares
@@ -315,10 +316,11 @@ def cmd_export(args) -> int:
         raise CLIError(f"output '{args.output}' is a directory; pass a file name such as {out / 'vectors.txt'}")
     if not out.parent.is_dir():
         raise CLIError(f"the folder of output '{args.output}' does not exist; create it first (mkdir -p {out.parent})")
-    kv = _load_vectors(args.model_dir, "export word2vec-format")
-    kv.save_word2vec_format(str(out), binary=args.binary)
-    kind = "binary" if args.binary else "text"
-    print(f"wrote {len(kv)} vectors of dimension {kv.vector_size} to {out} (word2vec C {kind} format)")
+    glove = args.format == "glove-format"
+    kv = _load_vectors(args.model_dir, f"export {args.format}")
+    kv.save_word2vec_format(str(out), binary=args.binary, write_header=not glove)
+    kind = "GloVe text format, no header" if glove else f"word2vec C {'binary' if args.binary else 'text'} format"
+    print(f"wrote {len(kv)} vectors of dimension {kv.vector_size} to {out} ({kind})")
     return 0
 
 
@@ -683,6 +685,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("output", metavar="OUT", help="the file to write")
     q.add_argument("--binary", action="store_true")
     q.set_defaults(func=cmd_export)
+    q = export_sub.add_parser("glove-format", help="GloVe text format ('word v1 v2 ...' lines, no header)")
+    q.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_DIR_HELP)
+    q.add_argument("output", metavar="OUT", help="the file to write")
+    q.set_defaults(func=cmd_export, binary=False)
     return parser
 
 

@@ -429,7 +429,7 @@ class KeyedVectors:
         if not positive:
             raise ValueError("cannot compute similarity with no input")
         self.fill_norms()
-        all_words = {self.get_index(w) for w in positive + negative if isinstance(w, _KEY_TYPES) and w in self}
+        all_words = {self.get_index(w) for w in positive + negative if isinstance(w, _KEY_TYPES) and self.has_index_for(w)}
 
         def unit(item):
             return self.get_vector(item, norm=True) if isinstance(item, _KEY_TYPES) else _unitvec(np.asarray(item))
@@ -817,7 +817,9 @@ class KeyedVectors:
         """The word vectors of a trained word-embedding model, keyed by the tokenizer's words in id order;
         special tokens such as ``[UNK]`` are left out. A model that combines several matrices into its word
         vectors (GloVe's W + W~) says how with ``get_word_vectors()``; otherwise they are its input
-        embeddings (word2vec's v)."""
+        embeddings (word2vec's v). fastText models give a :class:`FastTextKeyedVectors` (OOV words work)."""
+        if cls is KeyedVectors and getattr(model.config, "model_type", None) == "hfext-fasttext":
+            return FastTextKeyedVectors.from_model(model, tokenizer)
         if hasattr(model, "get_word_vectors"):
             weights = model.get_word_vectors().detach().float().cpu().numpy()
         else:
@@ -831,13 +833,256 @@ class KeyedVectors:
 
     @classmethod
     def from_pretrained(cls, model_name_or_path, **kwargs):
-        """Load a saved hfext word-embedding model (local directory or Hub id) and return its word vectors."""
+        """Load a saved hfext word-embedding model (local directory or Hub id) and return its word vectors.
+
+        An ``hfext-fasttext`` directory gives a memory-mapped :class:`FastTextKeyedVectors`."""
+        if cls is KeyedVectors and _model_type(model_name_or_path) == "hfext-fasttext":
+            return FastTextKeyedVectors.from_pretrained(model_name_or_path, **kwargs)
         import hfext  # noqa: F401  (registers hfext model types)
         from transformers import AutoModel, AutoTokenizer
 
         model = AutoModel.from_pretrained(model_name_or_path, **kwargs)
         tokenizer = AutoTokenizer.from_pretrained(model_name_or_path, **kwargs)
         return cls.from_model(model, tokenizer)
+
+
+# ---------------------------------------------------------------------- fastText: subword-aware vectors
+
+# The converted fastText model directory keeps the composed in-vocabulary vectors here (written by
+# `hfext convert fasttext-bin`), so loading never has to touch the n-gram buckets of every word.
+FASTTEXT_WORD_VECTORS_FILE = "word_vectors.safetensors"
+_SAFETENSORS_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "I64": np.int64, "I32": np.int32}
+
+
+def safetensors_layout(path):
+    """``(data_start, header)`` of a safetensors file, read without loading any tensor."""
+    path = os.fspath(path)
+    with open(path, "rb") as fin:
+        raw = fin.read(8)
+        if len(raw) != 8:
+            raise ValueError(f"{path} is not a safetensors file (shorter than its 8-byte header length)")
+        size = int.from_bytes(raw, "little")
+        if size > os.fstat(fin.fileno()).st_size - 8:
+            raise ValueError(f"{path} is not a safetensors file (header length {size} exceeds the file)")
+        header = json.loads(fin.read(size))
+    return 8 + size, header
+
+
+def safetensors_memmap(path, name, layout=None):
+    """Tensor `name` of a safetensors file as a read-only ``np.memmap``: nothing is read until it is used."""
+    data_start, header = layout or safetensors_layout(path)
+    if name not in header:
+        raise KeyError(f"{path} has no tensor '{name}' (it has: {', '.join(k for k in header if k != '__metadata__')})")
+    entry = header[name]
+    if entry["dtype"] not in _SAFETENSORS_DTYPES:
+        raise ValueError(f"tensor '{name}' of {path} has dtype {entry['dtype']}, which numpy cannot map; "
+                         "save the model in float32")
+    begin, end = entry["data_offsets"]
+    shape = tuple(entry["shape"])
+    if end == begin:
+        return np.zeros(shape, dtype=_SAFETENSORS_DTYPES[entry["dtype"]])
+    return np.memmap(path, dtype=np.dtype(_SAFETENSORS_DTYPES[entry["dtype"]]).newbyteorder("<"), mode="r",
+                     offset=data_start + begin, shape=shape)
+
+
+def file_fingerprint(path, samples=64, block=4096):
+    """A cheap content fingerprint of a (large) file: its size, its first and last MiB and `samples` blocks
+    spread over it. Any retraining changes nearly every row, so a stale cache is caught without hashing GBs."""
+    import hashlib
+
+    path = os.fspath(path)
+    size = os.path.getsize(path)
+    digest = hashlib.sha256(str(size).encode())
+    with open(path, "rb") as fin:
+        positions = [0, max(size - (1 << 20), 0)] + [size * i // samples for i in range(samples)]
+        for position in positions:
+            fin.seek(position)
+            digest.update(fin.read(1 << 20 if position in positions[:2] else block))
+    return digest.hexdigest()
+
+
+def compose_word_vectors(input_rows, offsets, ids, num_words, rows_per_chunk=1 << 18):
+    """Yield ``(start, end, vectors)`` blocks of fastText's in-vocabulary word vectors: word w is the mean of
+    ``input_rows[ids[offsets[w]:offsets[w + 1]]]`` (its own row and its n-gram rows), a zero vector if empty.
+
+    Works on a memory-mapped matrix in chunks of about `rows_per_chunk` gathered rows, summing in float32
+    in the order fastText does (own row first, then the n-grams).
+    """
+    offsets = np.asarray(offsets)
+    start = 0
+    while start < num_words:
+        limit = offsets[start] + rows_per_chunk
+        end = int(np.searchsorted(offsets, limit, side="right")) - 1
+        end = min(max(end, start + 1), num_words)
+        lo, hi = int(offsets[start]), int(offsets[end])
+        lengths = np.diff(offsets[start : end + 1])
+        block = np.zeros((end - start, input_rows.shape[1]), dtype=np.float32)
+        if hi > lo:
+            gathered = np.asarray(input_rows[np.asarray(ids[lo:hi])], dtype=np.float32)
+            nonempty = lengths > 0
+            seg_starts = (offsets[start:end] - lo)[nonempty]
+            block[nonempty] = np.add.reduceat(gathered, seg_starts, axis=0) / lengths[nonempty, None].astype(np.float32)
+        yield start, end, block
+        start = end
+
+
+class FastTextKeyedVectors(KeyedVectors):
+    """fastText word vectors: in-vocabulary words plus vectors for *any* word from its character n-grams,
+    with gensim 4's ``FastTextKeyedVectors`` semantics.
+
+    ``kv["unseenword"]`` is the mean of the word's n-gram bucket rows (the origin if it has none), and
+    ``"unseenword" in kv`` is True whenever n-grams are on, as in gensim; ``kv.has_index_for(word)`` and
+    ``kv.key_to_index`` tell whether a word is in the vocabulary. Similarity searches (``most_similar``)
+    rank in-vocabulary words only.
+
+    :meth:`from_pretrained` maps the model directory's safetensors files instead of reading them: the
+    bucket matrix (``vectors_ngrams``, the bulk of a Facebook model) is only touched row by row for OOV words.
+
+    Parameters
+    ----------
+    vectors : numpy.ndarray
+        ``(n_words, vector_size)`` composed in-vocabulary vectors.
+    index_to_key : list of str
+    vectors_ngrams : numpy.ndarray
+        ``(bucket, vector_size)`` n-gram bucket rows (may be a read-only ``np.memmap``).
+    min_n, max_n : int
+        Character n-gram lengths (fastText's ``minn``, ``maxn``).
+    """
+
+    def __init__(self, vectors, index_to_key, vectors_ngrams, min_n, max_n, counts=None):
+        super().__init__(vectors, index_to_key, counts=counts)
+        vectors_ngrams = np.asarray(vectors_ngrams) if not isinstance(vectors_ngrams, np.memmap) else vectors_ngrams
+        if vectors_ngrams.ndim != 2 or (vectors_ngrams.shape[0] and vectors_ngrams.shape[1] != self.vector_size):
+            raise ValueError(
+                f"vectors_ngrams must have shape (bucket, {self.vector_size}), got {vectors_ngrams.shape}"
+            )
+        self.vectors_ngrams = vectors_ngrams
+        self.min_n, self.max_n = int(min_n), int(max_n)
+        self.bucket = vectors_ngrams.shape[0]
+
+    def __repr__(self):
+        return (f"{self.__class__.__name__}<vector_size={self.vector_size}, {len(self)} keys, "
+                f"bucket={self.bucket}, min_n={self.min_n}, max_n={self.max_n}>")
+
+    __str__ = __repr__
+
+    @property
+    def _has_ngrams(self):
+        return self.bucket > 0 and self.max_n > 0
+
+    def __contains__(self, key):
+        """True for any string when n-grams are on (gensim's semantics: every word gets a vector)."""
+        if self._has_ngrams and isinstance(key, str):
+            return True
+        return self.has_index_for(key)
+
+    def ngram_buckets(self, word):
+        """Bucket rows of `word`'s character n-grams, hashed as Facebook's fastText."""
+        from hfext_fasttext.modeling_fasttext import subword_buckets
+
+        return subword_buckets(word, self.min_n, self.max_n, self.bucket)
+
+    def get_vector(self, key, norm=False):
+        """Vector of `key`: its row if in the vocabulary, else the mean of its n-gram rows (as fastText)."""
+        if self.has_index_for(key) or not isinstance(key, str):
+            return super().get_vector(key, norm=norm)
+        if not self._has_ngrams:
+            raise KeyError(f"Key '{key}' not present in vocabulary, and this model has no n-grams to build it from")
+        buckets = self.ngram_buckets(key)
+        vector = np.zeros(self.vector_size, dtype=np.float32)
+        if not buckets:
+            logger.warning("could not extract any n-grams from %r, returning the origin vector", key)
+            return vector
+        for row in buckets:  # fastText's order of float32 additions
+            vector += self.vectors_ngrams[row]
+        vector /= np.float32(len(buckets))
+        return _unitvec(vector) if norm else vector
+
+    @classmethod
+    def from_model(cls, model, tokenizer):
+        """In-memory word vectors of a ``FastTextModel`` (composed from its rows) and its bucket rows."""
+        config = model.config
+        num_words = config.vocab_size - 1
+        id_to_word = {index: word for word, index in tokenizer.get_vocab().items()}
+        missing = [i for i in range(num_words) if i not in id_to_word]
+        if missing:
+            raise ValueError(f"the tokenizer has no word for ids {missing[:5]} of the model's {num_words} words; "
+                             "save the tokenizer that was built with the model's vocabulary")
+        import torch
+
+        with torch.no_grad():
+            vectors = model.word_vectors(torch.arange(num_words, device=model.word_counts.device)).float().cpu().numpy()
+            ngrams = model.input_embeddings.weight[config.vocab_size :].detach().float().cpu().numpy()
+        counts = model.word_counts.detach().cpu().numpy()[:num_words]
+        return cls(vectors, [id_to_word[i] for i in range(num_words)], ngrams, config.minn, config.maxn, counts=counts)
+
+    @classmethod
+    def from_pretrained(cls, model_name_or_path, **kwargs):
+        """Memory-map an ``hfext-fasttext`` model directory (or Hub repo id): in-vocabulary vectors come from
+        ``word_vectors.safetensors`` when it matches ``model.safetensors`` (else they are composed once, in
+        memory), n-gram rows straight from ``model.safetensors``."""
+        path = os.fspath(model_name_or_path)
+        if not os.path.isdir(path):
+            from huggingface_hub import snapshot_download
+
+            path = snapshot_download(path, allow_patterns=["*.json", "*.safetensors"],
+                                     **{k: v for k, v in kwargs.items() if k in ("revision", "token", "cache_dir")})
+        with open(os.path.join(path, "config.json"), encoding="utf8") as fin:
+            config = json.load(fin)
+        if config.get("model_type") != "hfext-fasttext":
+            raise ValueError(f"{path} holds a '{config.get('model_type')}' model, not an hfext-fasttext one; "
+                             "use KeyedVectors.from_pretrained for other word-vector models")
+        weights = os.path.join(path, "model.safetensors")
+        if not os.path.isfile(weights):
+            raise FileNotFoundError(f"{path} has no model.safetensors (sharded checkpoints are not memory-mapped); "
+                                    "save the model with save_pretrained(..., max_shard_size='1000GB')")
+        vocab_size, bucket = int(config["vocab_size"]), int(config["bucket"])
+        num_words = vocab_size - 1
+        with open(os.path.join(path, "tokenizer.json"), encoding="utf8") as fin:
+            vocab = json.load(fin)["model"]["vocab"]
+        index_to_key = [None] * num_words
+        for word, index in vocab.items():
+            if index < num_words:
+                index_to_key[index] = word
+        if any(word is None for word in index_to_key):
+            raise ValueError(f"{path}/tokenizer.json does not name all {num_words} words of the model")
+        layout = safetensors_layout(weights)
+        prefix = "" if "input_embeddings.weight" in layout[1] else "fasttext."
+        input_rows = safetensors_memmap(weights, prefix + "input_embeddings.weight", layout)
+        counts = np.array(safetensors_memmap(weights, prefix + "word_counts", layout)[:num_words])
+        vectors = cls._cached_vectors(path, weights, num_words)
+        if vectors is None:
+            offsets = np.array(safetensors_memmap(weights, prefix + "subword_offsets", layout))
+            ids = safetensors_memmap(weights, prefix + "subword_ids", layout)
+            vectors = np.empty((num_words, input_rows.shape[1]), dtype=np.float32)
+            for start, end, block in compose_word_vectors(input_rows, offsets, ids, num_words):
+                vectors[start:end] = block
+        ngrams = input_rows[vocab_size : vocab_size + bucket]
+        return cls(vectors, index_to_key, ngrams, config["minn"], config["maxn"], counts=counts)
+
+    @staticmethod
+    def _cached_vectors(path, weights, num_words):
+        cache = os.path.join(path, FASTTEXT_WORD_VECTORS_FILE)
+        if not os.path.isfile(cache):
+            return None
+        layout = safetensors_layout(cache)
+        metadata = layout[1].get("__metadata__") or {}
+        if metadata.get("model_fingerprint") != file_fingerprint(weights):
+            logger.warning("%s does not match model.safetensors (the model changed); composing the word vectors "
+                           "again", cache)
+            return None
+        vectors = safetensors_memmap(cache, "vectors", layout)
+        return vectors if vectors.shape[0] == num_words else None
+
+
+def _model_type(model_name_or_path):
+    """The model_type of a local model directory's config.json (None for a Hub id or an unreadable config)."""
+    config = os.path.join(os.fspath(model_name_or_path), "config.json")
+    try:
+        with open(config, encoding="utf8") as fin:
+            return json.load(fin).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 # ---------------------------------------------------------------------- word2vec format readers

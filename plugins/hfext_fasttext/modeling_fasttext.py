@@ -333,6 +333,10 @@ class FastTextPreTrainedModel(PreTrainedModel):
         vectors = F.embedding_bag(rows, self.input_embeddings.weight, bag_offsets, mode="mean")  # empty bag -> 0
         return vectors.view(*input_ids.shape, -1)
 
+    def get_word_vectors(self) -> torch.Tensor:
+        """(vocab_size, vector_size): every in-vocabulary word's vector (``[UNK]``'s is zero)."""
+        return self.word_vectors(torch.arange(self.config.vocab_size, device=self.subword_ids.device))
+
     @torch.no_grad()
     def get_word_vector(self, word: str, word_id: int | None = None) -> torch.Tensor:
         """fastText's ``getWordVector``: an in-vocabulary word (``word_id`` given, not ``[UNK]``) gets the mean

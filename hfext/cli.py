@@ -8,6 +8,8 @@
     hfext eval similarity w2v wordsim353.tsv [--delimiter '\\t'] [--json]
     hfext export word2vec-format w2v vectors.txt [--binary]
     hfext export glove-format glove vectors.txt                GloVe's text format (no header line)
+    hfext convert fasttext-bin cc.en.300.bin ft [--vec ft.vec]   Facebook fastText .bin -> model folder (streaming)
+    hfext export fasttext-bin ft model.bin                    ... and back (byte-identical for a converted .bin)
     hfext cooccurrence corpus.txt --window 1 [--vocab 'I,like,...'] [--out X.tsv]   the lecture's co-occurrence table
 
 Every command that takes a ``MODEL_DIR`` works on a word-vector model directory (one whose config declares
@@ -491,6 +493,50 @@ def _number(value) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
 
 
+def cmd_convert_fasttext_bin(args) -> int:
+    from hfext.convert import FastTextFormatError, convert_fasttext_bin
+
+    if not os.path.isfile(args.src):
+        raise CLIError(f"fastText model '{args.src}' does not exist; pass the path of a Facebook .bin file "
+                       "(e.g. cc.en.300.bin from fasttext.cc)")
+    if args.vec is not None and Path(args.vec).expanduser().is_dir():
+        raise CLIError(f"--vec '{args.vec}' is a directory; pass a file name such as {Path(args.vec) / 'vectors.vec'}")
+    try:
+        dst = convert_fasttext_bin(args.src, args.dst, overwrite=args.overwrite, vec=args.vec)
+    except (FastTextFormatError, FileExistsError, FileNotFoundError) as error:
+        raise CLIError(str(error)) from None
+    with open(dst / "config.json", encoding="utf8") as fin:
+        config = json.load(fin)
+    print(f"converted {args.src} ({config['vocab_size'] - 1} words, {config['bucket']} n-gram buckets, "
+          f"dimension {config['vector_size']}) to {dst}")
+    if args.vec:
+        print(f"wrote the in-vocabulary vectors to {args.vec} (.vec: word2vec text format)")
+    print(f"next: hfext neighbors {dst} WORD   (out-of-vocabulary words work too)")
+    return 0
+
+
+def cmd_export_fasttext_bin(args) -> int:
+    from hfext.convert import save_fasttext_bin
+
+    source = _check_model_dir(args.model_dir, "export fasttext-bin")
+    with open(Path(source) / "config.json", encoding="utf8") as fin:
+        model_type = json.load(fin).get("model_type")
+    if model_type != "hfext-fasttext":
+        raise CLIError(f"'{args.model_dir}' holds a '{model_type}' model; `hfext export fasttext-bin` writes "
+                       "fastText models (hfext-fasttext) only. Use `hfext export word2vec-format` for other models")
+    out = Path(args.output).expanduser()
+    if out.is_dir():
+        raise CLIError(f"output '{args.output}' is a directory; pass a file name such as {out / 'model.bin'}")
+    if not out.parent.is_dir():
+        raise CLIError(f"the folder of output '{args.output}' does not exist; create it first (mkdir -p {out.parent})")
+    try:
+        save_fasttext_bin(source, out)
+    except (OSError, ValueError) as error:
+        raise CLIError(f"cannot export '{args.model_dir}' as a fastText .bin: {error}") from None
+    print(f"wrote {out} (Facebook fastText .bin; load it with fasttext.load_model or gensim's load_facebook_model)")
+    return 0
+
+
 def cmd_train(args) -> int:
     recipe = _load_recipe(args.family)
     with _prog_name(f"hfext train {args.family}"):
@@ -689,6 +735,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_DIR_HELP)
     q.add_argument("output", metavar="OUT", help="the file to write")
     q.set_defaults(func=cmd_export, binary=False)
+    q = export_sub.add_parser("fasttext-bin", help="Facebook fastText .bin (fastText models; byte-identical to a converted .bin)")
+    q.add_argument("model_dir", metavar="MODEL_DIR", help="an hfext-fasttext model folder")
+    q.add_argument("output", metavar="OUT", help="the .bin file to write")
+    q.set_defaults(func=cmd_export_fasttext_bin)
+
+    p = sub.add_parser("convert", help="convert other tools' model files into hfext model folders")
+    convert_sub = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
+    q = convert_sub.add_parser("fasttext-bin", help="Facebook fastText .bin -> hfext-fasttext folder (streaming; OOV words work)")
+    q.add_argument("src", metavar="SRC.bin", help="a Facebook fastText .bin (unsupervised skipgram/cbow; not .ftz)")
+    q.add_argument("dst", metavar="DST", help="the model folder to create")
+    q.add_argument("--vec", metavar="FILE", default=None, help="also write the in-vocabulary vectors as a .vec text file")
+    q.add_argument("--overwrite", action="store_true", help="replace DST if it exists")
+    q.set_defaults(func=cmd_convert_fasttext_bin)
     return parser
 
 

@@ -10,6 +10,7 @@
     hfext export glove-format glove vectors.txt                GloVe's text format (no header line)
     hfext convert fasttext-bin cc.en.300.bin ft [--vec ft.vec]   Facebook fastText .bin -> model folder (streaming)
     hfext export fasttext-bin ft model.bin                    ... and back (byte-identical for a converted .bin)
+    hfext plot pca MODEL_DIR --analogy_section capital-common-countries --out capitals.png   (or plot tsne)
     hfext cooccurrence corpus.txt --window 1 [--vocab 'I,like,...'] [--out X.tsv]   the lecture's co-occurrence table
 
 Every command that takes a ``MODEL_DIR`` works on a word-vector model directory (one whose config declares
@@ -493,6 +494,52 @@ def _number(value) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
 
 
+def cmd_plot_projection(args) -> int:
+    from hfext.plots import analogy_pairs, plot_word_pairs
+
+    if not args.words and not args.analogy_section:
+        raise CLIError("say what to draw: --words W1 W2 ... and/or --analogy_section capital-common-countries")
+    out = Path(args.out).expanduser()
+    if out.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise CLIError(f"--out '{args.out}': use a .png, .pdf or .svg file name")
+    if not out.parent.is_dir():
+        raise CLIError(f"the folder of --out '{args.out}' does not exist; create it first (mkdir -p {out.parent})")
+    if args.max_pairs < 1:
+        raise CLIError(f"--max_pairs must be >= 1, got {args.max_pairs}")
+    kv = _load_vectors(args.model_dir, f"plot {args.method}")
+    pairs = []
+    if args.analogy_section:
+        analogies = args.analogies_file
+        if analogies is None:
+            data = _gensim_test_data()
+            if data is None:
+                raise CLIError("--analogy_section reads a questions-words.txt file: pass --analogies_file FILE")
+            analogies = os.path.join(data, ANALOGIES_FILE)
+        _check_input_file(analogies, "analogy file", ANALOGIES_FILE)
+        try:
+            pairs = analogy_pairs(analogies, args.analogy_section, kv, args.max_pairs)
+        except (KeyError, ValueError) as error:
+            raise CLIError(str(error).strip("'\"")) from None
+        if not pairs:
+            raise CLIError(f"no pair of section '{args.analogy_section}' has both words in the vocabulary of "
+                           f"'{args.model_dir}'; pick another section or pass --words")
+    words = list(args.words or [])
+    for word in words:
+        if word not in kv:
+            raise _unknown_word_error(kv, word, args.model_dir)
+    if len(words) + 2 * len(pairs) < 2:
+        raise CLIError("a 2-D projection needs at least 2 words")
+    try:
+        capitals = (args.analogy_section or "").startswith("capital")
+        plot_word_pairs(kv, pairs, out, words=words, method=args.method, title=args.title,
+                        pair_labels=("country", "capital") if capitals else ("first word", "second word"))
+    except ImportError as error:
+        raise CLIError(str(error)) from None
+    drawn = f"{len(pairs)} pairs" + (f" and {len(words)} words" if words else "")
+    print(f"wrote {out}: {args.method.upper()} projection of {drawn} from {args.model_dir}")
+    return 0
+
+
 def cmd_convert_fasttext_bin(args) -> int:
     from hfext.convert import FastTextFormatError, convert_fasttext_bin
 
@@ -695,6 +742,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max_dense", type=int, default=5000, help="largest vocabulary for a dense .tsv/.csv or --json (default 5000)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_cooccurrence)
+
+    p = sub.add_parser("plot", help="draw pictures of word vectors (PNG)")
+    plot_sub = p.add_subparsers(dest="plot", metavar="PLOT", required=True)
+    for method, what in (("pca", "PCA (the lecture's figure)"), ("tsne", "t-SNE (needs scikit-learn)")):
+        q = plot_sub.add_parser(method, help=f"2-D {what} of country-capital pairs or chosen words")
+        q.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_DIR_HELP)
+        q.add_argument("--words", nargs="+", metavar="W", help="words to draw")
+        q.add_argument("--analogy_section", "--analogy-section", default=None,
+                       help="draw the word pairs of this analogy section, e.g. capital-common-countries")
+        q.add_argument("--analogies_file", default=None, help=f"the analogy file (default: gensim's {ANALOGIES_FILE})")
+        q.add_argument("--max_pairs", type=int, default=12, help="at most this many pairs (default 12)")
+        q.add_argument("--title", default=None)
+        q.add_argument("--out", required=True, help="the image to write (.png, .pdf or .svg)")
+        q.set_defaults(func=cmd_plot_projection, method=method)
 
     p = sub.add_parser("neighbors", help="nearest neighbours of a word by cosine similarity")
     p.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_DIR_HELP)

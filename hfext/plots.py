@@ -1,0 +1,135 @@
+"""Pictures of what the models learned (matplotlib, written as PNG files).
+
+The lecture's figure: country and capital vectors projected to 2-D with PCA, one line per pair; the
+lines come out roughly parallel when the vectors encode "capital of" as a direction.
+
+>>> from hfext.vectors import KeyedVectors
+>>> kv = KeyedVectors.from_pretrained("glove_dir")                               # doctest: +SKIP
+>>> pairs = analogy_pairs("questions-words.txt", "capital-common-countries", kv)  # doctest: +SKIP
+>>> plot_word_pairs(kv, pairs, "capitals.png")                                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+METHODS = ("pca", "tsne")
+
+
+def _resolve(kv, word: str) -> str | None:
+    """The vocabulary's spelling of ``word`` (exact, else lower-case, as analogy files are capitalised)."""
+    vocabulary = getattr(kv, "key_to_index", None)  # not `in kv`: fastText answers True for any word
+    for candidate in (word, word.lower()):
+        if (candidate in vocabulary) if vocabulary is not None else (candidate in kv):
+            return candidate
+    return None
+
+
+def analogy_pairs(path: str | os.PathLike, section: str, kv=None, max_pairs: int | None = None) -> list[tuple[str, str]]:
+    """The distinct (a, b) word pairs of one section of a questions-words.txt-style file, in file order:
+    from "Athens Greece Baghdad Iraq" come (Greece, Athens) and (Iraq, Baghdad), i.e. (second, first).
+    With ``kv``, only pairs whose words are both in its vocabulary, spelled as there."""
+    sections: dict[str, list[tuple[str, str]]] = {}
+    current = None
+    with open(path, encoding="utf8") as handle:
+        for line_number, line in enumerate(handle, 1):
+            if line.startswith(":"):
+                current = line[1:].strip()
+                sections.setdefault(current, [])
+                continue
+            words = line.split()
+            if not words:
+                continue
+            if current is None or len(words) != 4:
+                raise ValueError(f"{os.fspath(path)}, line {line_number}: expected ': section' or four words, got {line.strip()!r}")
+            for first, second in ((words[0], words[1]), (words[2], words[3])):
+                if (second, first) not in sections[current]:
+                    sections[current].append((second, first))
+    if section not in sections:
+        raise KeyError(f"no section {section!r} in {os.fspath(path)}; its sections are: {', '.join(sections)}")
+    pairs = sections[section]
+    if kv is not None:
+        resolved = [(_resolve(kv, a), _resolve(kv, b)) for a, b in pairs]
+        pairs = [(a, b) for a, b in resolved if a is not None and b is not None]
+    return pairs[:max_pairs] if max_pairs else pairs
+
+
+def project_2d(vectors: np.ndarray, method: str = "pca", seed: int = 0) -> np.ndarray:
+    """(n, 2) coordinates: PCA (the top two principal directions, by SVD of the centred vectors) or t-SNE
+    (scikit-learn's, when installed)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    vectors = np.asarray(vectors, dtype=np.float64)
+    if len(vectors) < 2:
+        raise ValueError(f"a 2-D projection needs at least 2 words, got {len(vectors)}")
+    if method == "pca":
+        centred = vectors - vectors.mean(0)
+        _, _, components = np.linalg.svd(centred, full_matrices=False)
+        return centred @ components[:2].T
+    try:
+        from sklearn.manifold import TSNE
+    except ImportError:
+        raise ImportError("t-SNE needs scikit-learn: `pip install scikit-learn`, or use PCA") from None
+    perplexity = min(30.0, max(1.0, (len(vectors) - 1) / 3))
+    return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(vectors)
+
+
+def plot_word_pairs(
+    kv,
+    pairs: Sequence[tuple[str, str]] = (),
+    out: str | os.PathLike = "words.png",
+    words: Sequence[str] = (),
+    method: str = "pca",
+    title: str | None = None,
+    seed: int = 0,
+    pair_labels: tuple[str, str] = ("first word", "second word"),
+) -> np.ndarray:
+    """Draw ``pairs`` (a line from each first word to its second, e.g. country -> capital) and loose
+    ``words`` in 2-D; writes ``out`` atomically and returns the coordinates (pair words first, in order)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [w for pair in pairs for w in pair] + [w for w in words if w not in {x for p in pairs for x in p}]
+    missing = [w for w in labels if w not in kv]
+    if missing:
+        raise KeyError(f"not in the vocabulary: {', '.join(missing[:10])}; drop them or use a model that has them")
+    coords = project_2d(np.stack([kv[w] for w in labels]), method, seed)
+    fig, ax = plt.subplots(figsize=(8, 6.5), dpi=120)
+    n = 2 * len(pairs)
+    for k in range(len(pairs)):
+        (x0, y0), (x1, y1) = coords[2 * k], coords[2 * k + 1]
+        ax.plot([x0, x1], [y0, y1], color="0.6", linewidth=1, zorder=1)
+    if pairs:
+        ax.scatter(coords[0:n:2, 0], coords[0:n:2, 1], color="tab:blue", label=pair_labels[0], zorder=2)
+        ax.scatter(coords[1:n:2, 0], coords[1:n:2, 1], color="tab:red", label=pair_labels[1], zorder=2)
+    if len(labels) > n:
+        ax.scatter(coords[n:, 0], coords[n:, 1], color="tab:green", zorder=2)
+    for (x, y), label in zip(coords, labels):
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(4, 3), fontsize=9)
+    axis = "principal component" if method == "pca" else "t-SNE dimension"
+    ax.set_xlabel(f"{axis} 1")
+    ax.set_ylabel(f"{axis} 2")
+    ax.set_title(title or f"{method.upper()} projection of {len(labels)} word vectors")
+    if pairs:
+        ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    out = os.fspath(out)
+    root, extension = os.path.splitext(out)
+    tmp = f"{root}.tmp{os.getpid()}{extension or '.png'}"
+    try:
+        fig.savefig(tmp)
+        os.replace(tmp, out)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    logger.info("wrote %s", out)
+    return coords

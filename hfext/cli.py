@@ -9,6 +9,7 @@
     hfext export word2vec-format w2v vectors.txt [--binary]
     hfext export glove-format glove vectors.txt                GloVe's text format (no header line)
     hfext convert fasttext-bin cc.en.300.bin ft [--vec ft.vec]   Facebook fastText .bin -> model folder (streaming)
+    hfext convert glove-text glove.6B.100d.txt glove              GloVe text vectors -> model folder
     hfext export fasttext-bin ft model.bin                    ... and back (byte-identical for a converted .bin)
     hfext plot pca MODEL_DIR --analogy_section capital-common-countries --out capitals.png   (or plot tsne)
     hfext cooccurrence corpus.txt --window 1 [--vocab 'I,like,...'] [--out X.tsv]   the lecture's co-occurrence table
@@ -562,6 +563,24 @@ def cmd_convert_fasttext_bin(args) -> int:
     return 0
 
 
+def cmd_convert_glove_text(args) -> int:
+    from hfext.convert import convert_glove_text
+
+    _check_input_file(args.src, "GloVe text file")
+    dst = Path(args.dst).expanduser()
+    if dst.exists() and any(dst.iterdir()) and not args.overwrite:
+        raise CLIError(f"'{args.dst}' exists and is not empty; pass --overwrite to replace the model in it, or another folder")
+    try:
+        convert_glove_text(args.src, dst)
+    except ValueError as error:
+        raise CLIError(f"cannot read '{args.src}' as GloVe text vectors: {error}") from None
+    with open(dst / "config.json", encoding="utf8") as fin:
+        config = json.load(fin)
+    print(f"converted {args.src} ({config['vocab_size'] - 1} words, dimension {config['vector_size']}) to {dst}")
+    print(f"next: hfext neighbors {dst} WORD")
+    return 0
+
+
 def cmd_export_fasttext_bin(args) -> int:
     from hfext.convert import save_fasttext_bin
 
@@ -809,6 +828,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--vec", metavar="FILE", default=None, help="also write the in-vocabulary vectors as a .vec text file")
     q.add_argument("--overwrite", action="store_true", help="replace DST if it exists")
     q.set_defaults(func=cmd_convert_fasttext_bin)
+    q = convert_sub.add_parser("glove-text", help="GloVe text vectors (glove.6B.100d.txt ...) -> hfext-glove folder")
+    q.add_argument("src", metavar="SRC.txt", help="'word v1 v2 ...' lines, with or without a '<count> <dim>' header")
+    q.add_argument("dst", metavar="DST", help="the model folder to create")
+    q.add_argument("--overwrite", action="store_true", help="replace the model in DST if it exists")
+    q.set_defaults(func=cmd_convert_glove_text)
     return parser
 
 

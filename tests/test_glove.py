@@ -227,3 +227,22 @@ def test_glove_text_format_round_trip_and_cli(tmp_path, gensim_data, capsys):
     np.testing.assert_allclose(back[first[0]], original[first[0]], atol=1e-6)
     assert cli_main(["neighbors", str(tmp_path / "small"), first[0], "--topn", "3"]) == 0
     assert "nearest neighbours" in capsys.readouterr().out
+
+
+def test_convert_glove_text_round_trips_byte_exact(tmp_path, gensim_data, capsys):
+    source = gensim_data / "test_glove.txt"
+    assert cli_main(["convert", "glove-text", str(source), str(tmp_path / "converted")]) == 0
+    model = AutoModel.from_pretrained(tmp_path / "converted")
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "converted")
+    original = KeyedVectors.load_word2vec_format(source, no_header=True)
+    the = tokenizer.convert_tokens_to_ids("the")
+    np.testing.assert_array_equal(model.get_word_vectors()[the].detach().numpy(), original["the"])
+    assert cli_main(["export", "glove-format", str(tmp_path / "converted"), str(tmp_path / "back.txt")]) == 0
+    assert (tmp_path / "back.txt").read_bytes() == source.read_bytes()  # same words, order and digits
+    capsys.readouterr()
+    assert cli_main(["convert", "glove-text", str(source), str(tmp_path / "converted")]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    ragged = tmp_path / "ragged.txt"
+    ragged.write_text("a 1 2\nb 1\n")
+    assert cli_main(["convert", "glove-text", str(ragged), str(tmp_path / "bad")]) == 2
+    assert "line 2: expected 2 values after the word 'b', found 1" in capsys.readouterr().err

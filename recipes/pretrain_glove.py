@@ -59,6 +59,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     group.add_argument("--batch_entries", type=int, default=None,
                        help="Co-occurrence entries per step (default 1048576 kernel, 16384 torch).")
     group.add_argument("--backend", choices=BACKENDS, default="auto", help="kernel: glove.c's per-entry loop; torch: autograd.")
+    group.add_argument("--workers", type=int, default=None, help="Kernel threads (default: all cores).")
     group.add_argument("--analogies_file", default=None, help="Evaluate on a questions-words.txt-style file.")
     group.add_argument("--similarity_file", default=None, help="Evaluate on a WordSim353/SimLex-style file.")
     parser.set_defaults(num_train_epochs=15, lr_scheduler_type="constant")  # glove.c demo: 15 iterations, fixed eta
@@ -121,7 +122,7 @@ def main(argv=None) -> dict:
     task = GloVeTask(
         matrix, args.batch_entries or DEFAULT_BATCH_ENTRIES[backend], args.seed, backend,
         getattr(optimizer, "optimizer", optimizer),  # the kernel updates the AdaGrad accumulators itself
-        rank=accelerator.process_index, world_size=accelerator.num_processes,
+        rank=accelerator.process_index, world_size=accelerator.num_processes, threads=args.workers,
     )
     total_steps = task.steps_per_epoch() * args.num_train_epochs // args.gradient_accumulation_steps
     if args.max_train_steps:

@@ -14,7 +14,7 @@ from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 import hfext  # noqa: F401
 from hfext.cli import main as cli_main
-from hfext.training.glove import GRAD_CLIP, GloVeAdaGrad, GloVeTask, make_optimizer, train_entries
+from hfext.training.glove import GRAD_CLIP, GloVeAdaGrad, GloVeTask, make_optimizer, train_entries, train_strata
 from hfext.vectors import KeyedVectors
 from hfext_glove import GloVeConfig, GloVeModel
 
@@ -90,6 +90,38 @@ def test_kernel_is_glove_c_adagrad_and_matches_autograd():
     assert cost == pytest.approx(expected_cost, rel=1e-4)
     for name in ("word_embeddings", "context_embeddings", "word_bias", "context_bias"):
         torch.testing.assert_close(getattr(kernel_model, name).weight, getattr(torch_model, name).weight, atol=1e-5, rtol=1e-4)
+
+
+def test_parallel_lanes_never_race():
+    """Two lanes in parallel give exactly what running their strata one after another gives."""
+    rng = np.random.default_rng(3)
+    n, lanes = 400, 2
+    rows, cols, counts = rng.integers(0, 9, n), rng.integers(0, 9, n), rng.uniform(0.5, 30.0, n)
+    strata = (rows % lanes) * lanes + cols % lanes
+    order = np.argsort(strata, kind="stable")
+    rows, cols, counts, strata = rows[order], cols[order], counts[order], strata[order]
+    starts = np.searchsorted(strata, np.arange(lanes * lanes + 1))
+
+    def state():
+        model = small_model(vocab_size=9, dim=5, seed=7)
+        optimizer = make_optimizer(model, 0.05, 1.0)
+        params = [model.word_embeddings.weight, model.context_embeddings.weight, model.word_bias.weight,
+                  model.context_bias.weight]
+        return [p.detach().numpy() for p in params] + [optimizer.state[p]["sum"].numpy() for p in params]
+
+    hyper = (np.float32(0.05), np.float32(1.0), 10.0, 0.75, np.float32(GRAD_CLIP))
+    parallel = state()
+    cost, used = train_strata(*parallel, rows, cols, counts, starts, *hyper)
+    sequential = state()
+    expected = 0.0
+    for r in range(lanes):
+        for lane in range(lanes):
+            s = lane * lanes + (lane + r) % lanes
+            a, z = starts[s], starts[s + 1]
+            expected += train_entries(*sequential, rows[a:z], cols[a:z], counts[a:z], *hyper)[0]
+    assert used == n and cost == pytest.approx(expected, rel=1e-12)
+    for got, want in zip(parallel, sequential):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_adagrad_follows_glove_c():

@@ -3,16 +3,25 @@ entry exactly as glove.c does, and the :class:`GloVeTask` the shared loop runs.
 
 The training data is the non-zero entries (i, j, X_ij) of a co-occurrence matrix, shuffled every epoch
 (seeded by (seed, epoch), so a resumed run sees the same order) and cut into steps of ``batch_entries``.
+
+The kernel runs ``lanes`` threads without glove.c's races: an entry (i, j) belongs to stratum
+(i mod L, j mod L), and in round r lane l trains stratum (l, (l + r) mod L), so no two lanes ever touch
+the same row of W or of W~ at once (the stratified schedule of distributed matrix factorisation). Within a
+stratum entries keep their shuffled order. The result depends on the seed, the data and the number of
+lanes, never on thread timing; one lane is exactly glove.c's sequential loop.
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import scipy.sparse as sp
 import torch
-from numba import njit
+from numba import njit, prange
 
 from .loop import StepResult, TrainingTask
+from .word2vec_kernel import set_threads
 
 BACKENDS = ("auto", "kernel", "torch")
 DEFAULT_BATCH_ENTRIES = {"kernel": 1 << 20, "torch": 1 << 14}
@@ -108,6 +117,25 @@ def train_entries(w, w_tilde, b, b_tilde, g_w, g_w_tilde, g_b, g_b_tilde, rows, 
     return cost, used
 
 
+@njit(parallel=True, nogil=True, cache=True)
+def train_strata(w, w_tilde, b, b_tilde, g_w, g_w_tilde, g_b, g_b_tilde, rows, cols, counts, starts, lr, bias_lr,
+                 x_max, alpha, grad_clip):
+    """:func:`train_entries` on entries sorted by stratum (``starts[s]:starts[s + 1]`` holds stratum
+    s = (i mod L) * L + (j mod L)), L lanes in parallel, L rounds. Returns (summed cost, entries used)."""
+    lanes = int(np.sqrt(starts.shape[0] - 1) + 0.5)
+    cost = np.zeros(lanes, dtype=np.float64)
+    used = np.zeros(lanes, dtype=np.int64)
+    for r in range(lanes):
+        for lane in prange(lanes):
+            stratum = lane * lanes + (lane + r) % lanes
+            a, z = starts[stratum], starts[stratum + 1]
+            c, u = train_entries(w, w_tilde, b, b_tilde, g_w, g_w_tilde, g_b, g_b_tilde, rows[a:z], cols[a:z],
+                                 counts[a:z], lr, bias_lr, x_max, alpha, grad_clip)
+            cost[lane] += c
+            used[lane] += u
+    return cost.sum(), used.sum()
+
+
 def resolve_backend(backend: str, device: torch.device, num_processes: int) -> str:
     if backend == "auto":
         return "kernel" if device.type == "cpu" and num_processes == 1 else "torch"
@@ -134,7 +162,7 @@ class GloVeTask(TrainingTask):
     processes (the last ones padded with early steps so every process runs the same number)."""
 
     def __init__(self, matrix: sp.spmatrix, batch_entries: int, seed: int, backend: str, optimizer: GloVeAdaGrad,
-                 rank: int = 0, world_size: int = 1):
+                 rank: int = 0, world_size: int = 1, threads: int | None = None):
         if batch_entries < 1:
             raise ValueError(f"batch_entries must be >= 1, got {batch_entries}")
         coo = sp.coo_matrix(matrix)
@@ -152,6 +180,9 @@ class GloVeTask(TrainingTask):
         self.optimizer = optimizer
         self.rank, self.world_size = rank, world_size
         self.num_blocks = -(-len(self.counts) // self.batch_entries)
+        if self.fused:  # one lane per thread; the vectors depend on the lanes (so on --workers), never on timing
+            self.lanes = set_threads(max(1, int(threads or os.cpu_count() or 1)))
+            self.strata = (self.rows % self.lanes) * self.lanes + self.cols % self.lanes
         self._order: tuple[int, np.ndarray] | None = None
 
     @property
@@ -188,8 +219,10 @@ class GloVeTask(TrainingTask):
         accumulators = [self.optimizer.state[p]["sum"].numpy() for p in params]
         vector_lr, bias_lr = (group["lr"] for group in self.optimizer.param_groups)
         config = model.config
-        cost, used = train_entries(
-            *arrays, *accumulators, self.rows[index], self.cols[index], self.counts[index], np.float32(vector_lr),
-            np.float32(bias_lr), float(config.x_max), float(config.alpha), np.float32(GRAD_CLIP),
+        index = index[np.argsort(self.strata[index], kind="stable")]  # strata in order, shuffled within
+        starts = np.searchsorted(self.strata[index], np.arange(self.lanes * self.lanes + 1))
+        cost, used = train_strata(
+            *arrays, *accumulators, self.rows[index], self.cols[index], self.counts[index], starts,
+            np.float32(vector_lr), np.float32(bias_lr), float(config.x_max), float(config.alpha), np.float32(GRAD_CLIP),
         )
         return StepResult(float(cost), int(used))

@@ -10,12 +10,15 @@ Run (from the repository root, in the project's virtual environment; gensim must
     python benchmarks/word2vec_vs_gensim.py --profile            # + where hfext's training time goes
     python benchmarks/word2vec_vs_gensim.py --device cuda        # + hfext's torch backend on the GPU
     python benchmarks/word2vec_vs_gensim.py --include-torch-cpu  # + hfext's torch backend on the CPU
+    python benchmarks/word2vec_vs_gensim.py --family fasttext    # fastText vs gensim FastText (= fasttext_vs_gensim.py)
 
 What is compared
 ----------------
+* Family: ``--family word2vec`` (gensim ``Word2Vec`` vs hfext skip-gram/CBOW) or ``fasttext`` (gensim
+  ``FastText`` vs ``hfext-fasttext``, both with ``--minn``/``--maxn``/``--bucket``, default 3/6/2,000,000).
 * Corpus: gensim's own test corpus ``head500.noblanks.cor`` (optionally repeated ``--repeat`` times into
-  a temporary file). Analogies: ``questions-words.txt``; similarity: ``wordsim353.tsv`` (both shipped in
-  ``gensim/test/test_data``).
+  a temporary file). Analogies: ``questions-words.txt`` (semantic, syntactic, total); similarity: ``wordsim353.tsv``
+  and ``simlex999.txt`` (all shipped in ``gensim/test/test_data``).
 * Hyperparameters, identical for both: dim 100, window 5, negative 5, sample 1e-3, min_count 5,
   5 epochs, the same learning rate (the recipe's default: 0.025 skip-gram, 0.05 CBOW, given to gensim as
   ``alpha``) decaying linearly to 1e-4 of it (word2vec.c; gensim gets ``min_alpha = 1e-4 * alpha``).
@@ -38,7 +41,7 @@ What is compared
 * ``--centers_per_minibatch`` (alias ``--centers_per_lane``) sets Word2VecTask's kernel batch knob,
   whichever of the two names the installed hfext has (default: hfext's default).
 
-Results go to ``benchmarks/results/word2vec_vs_gensim.{json,md}`` (``--results_dir`` to change).
+Results go to ``benchmarks/results/<family>_vs_gensim.{json,md}`` (``--results_dir`` to change).
 hfext is driven exactly as ``recipes/pretrain_word2vec.py`` drives it (same classes, same calls).
 """
 
@@ -59,6 +62,7 @@ import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODEL_TYPES = ("skipgram", "cbow")
+FAMILIES = ("word2vec", "fasttext")
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -81,8 +85,7 @@ def make_corpus(repeat: int, directory: str) -> tuple[str, int, int]:
     if repeat > 1:
         path = os.path.join(directory, f"head500x{repeat}.cor")
         with open(path, "w", encoding="utf-8") as out:
-            for _ in range(repeat):
-                out.write(text)
+            out.writelines(text for _ in range(repeat))
     lines = text.splitlines()
     return path, sum(len(line.split()) for line in lines) * repeat, len(lines) * repeat
 
@@ -107,7 +110,7 @@ def _system_cpu_seconds() -> tuple[float, float]:
     except (OSError, ValueError):
         return 0.0, 0.0
     tick = os.sysconf("SC_CLK_TCK")
-    user, nice, system, idle, iowait, irq, softirq = fields[:7]
+    user, nice, system, _idle, _iowait, irq, softirq = fields[:7]
     steal = fields[7] if len(fields) > 7 else 0
     return (user + nice + system + irq + softirq) / tick, steal / tick
 
@@ -160,15 +163,19 @@ def wait_for_idle(max_wait: float, threshold: float = CLEAN_OTHER_CORES) -> floa
 
 
 def run_gensim(args, model_type: str, corpus_path: str, seed: int) -> dict:
-    from gensim.models import Word2Vec
+    from gensim.models import FastText, Word2Vec
     from gensim.models.word2vec import LineSentence
 
     alpha = learning_rate(args, model_type)
-    model = Word2Vec(
-        vector_size=args.vector_size, window=args.window, negative=args.negative, hs=0, sample=args.sample,
-        min_count=args.min_count, epochs=args.epochs, sg=1 if model_type == "skipgram" else 0, cbow_mean=1,
-        workers=args.workers, seed=seed, alpha=alpha, min_alpha=alpha * 1e-4,
-    )
+    common = {
+        "vector_size": args.vector_size, "window": args.window, "negative": args.negative, "hs": 0, "sample": args.sample,
+        "min_count": args.min_count, "epochs": args.epochs, "sg": 1 if model_type == "skipgram" else 0, "cbow_mean": 1,
+        "workers": args.workers, "seed": seed, "alpha": alpha, "min_alpha": alpha * 1e-4,
+    }
+    if args.family == "fasttext":
+        model = FastText(min_n=args.minn, max_n=args.maxn, bucket=args.bucket, **common)
+    else:
+        model = Word2Vec(**common)
     t0 = time.perf_counter()
     if args.gensim_input == "corpus_file":
         model.build_vocab(corpus_file=corpus_path)
@@ -189,7 +196,7 @@ def run_gensim(args, model_type: str, corpus_path: str, seed: int) -> dict:
             )
     score = evaluate(model.wv)
     return {
-        "impl": "gensim", "model": model_type, "seed": seed, "prep_s": prep_s, **meter.fields(), "idle_wait_s": waited,
+        "impl": "gensim", "family": args.family, "model": model_type, "seed": seed, "prep_s": prep_s, **meter.fields(), "idle_wait_s": waited,
         "gensim_raw_words": int(raw),
         "gensim_effective_words": int(effective), "vocab_size": len(model.wv), **score,
     }
@@ -211,7 +218,8 @@ def run_hfext(
     centers_per_minibatch: int | None = None, min_count: int | None = None, epochs: int | None = None,
     profile: bool = False, evaluate_vectors: bool = True,
 ) -> dict:
-    """One hfext training run, built step by step as recipes/pretrain_word2vec.py builds it."""
+    """One hfext training run, built step by step as recipes/pretrain_word2vec.py (pretrain_fasttext.py)
+    builds it."""
     import torch
     from accelerate.utils import set_seed
     from transformers import AutoConfig, AutoModel
@@ -220,10 +228,15 @@ def run_hfext(
     import hfext.training.word2vec as w2v_module
     from hfext.data import EncodedCorpus, Vocabulary, WindowChunks, read_lines
     from hfext.training import make_scheduler, train
+    from hfext.training.embeddings import keyed_vectors
+    from hfext.training.fasttext import FastTextTask
     from hfext.training.word2vec import (
-        DEFAULT_BATCH_WORDS, DEFAULT_LEARNING_RATES, Word2VecTask, make_optimizer, resolve_backend,
+        DEFAULT_BATCH_WORDS,
+        DEFAULT_LEARNING_RATES,
+        Word2VecTask,
+        make_optimizer,
+        resolve_backend,
     )
-    from hfext.vectors import KeyedVectors
 
     min_count = args.min_count if min_count is None else min_count
     epochs = args.epochs if epochs is None else epochs
@@ -233,7 +246,7 @@ def run_hfext(
     workdir = tempfile.mkdtemp(prefix="hfext_w2v_bench_")
     timings = {}
     try:
-        lines = lambda: read_lines(corpus_path)  # noqa: E731
+        lines = lambda: read_lines(corpus_path)
 
         t0 = time.perf_counter()
         vocab = Vocabulary.build(lines(), min_count)
@@ -241,13 +254,20 @@ def run_hfext(
 
         t0 = time.perf_counter()
         tokenizer = vocab.to_tokenizer()
-        config = AutoConfig.for_model(
-            f"hfext-{model_type}", vocab_size=len(vocab) + 1, vector_size=args.vector_size, window=args.window,
-            objective="negative_sampling", negative=args.negative, ns_exponent=0.75, sample=args.sample,
-            min_count=min_count, cbow_mean=True,
-        )
-        model = AutoModel.from_config(config)
-        model.set_word_counts(torch.tensor(list(vocab.counts) + [0]))
+        common = {
+            "vocab_size": len(vocab) + 1, "vector_size": args.vector_size, "window": args.window,
+            "objective": "negative_sampling", "negative": args.negative, "ns_exponent": 0.75, "sample": args.sample,
+            "min_count": min_count, "cbow_mean": True,
+        }
+        if args.family == "fasttext":
+            config = AutoConfig.for_model(
+                "hfext-fasttext", architecture=model_type, minn=args.minn, maxn=args.maxn, bucket=args.bucket, **common
+            )
+            model = AutoModel.from_config(config)
+            model.set_vocabulary(vocab.words, list(vocab.counts) + [0])
+        else:
+            model = AutoModel.from_config(AutoConfig.for_model(f"hfext-{model_type}", **common))
+            model.set_word_counts(torch.tensor(list(vocab.counts) + [0]))
         timings["model_s"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -267,7 +287,8 @@ def run_hfext(
         batch_param, batch_default = kernel_batch_parameter()
         if centers_per_minibatch is None:
             centers_per_minibatch = batch_default
-        task = Word2VecTask(
+        task_class = FastTextTask if args.family == "fasttext" else Word2VecTask
+        task = task_class(
             accelerator.unwrap_model(model), chunks, backend, seed,
             threads=args.workers, **{batch_param: centers_per_minibatch},
         )
@@ -317,7 +338,8 @@ def run_hfext(
         train_s = meter.wall
 
         result = {
-            "impl": "hfext", "backend": backend, "device": device, "model": model_type, "seed": seed,
+            "impl": "hfext", "family": args.family, "backend": backend, "device": device, "model": model_type,
+            "seed": seed,
             "centers_per_minibatch": centers_per_minibatch, "kernel_batch_parameter": batch_param,
             "batch_words": batch_words,
             "prep_s": timings["vocab_s"] + timings["model_s"] + timings["encode_s"] + timings["setup_s"],
@@ -329,7 +351,7 @@ def run_hfext(
         if profile:
             result["loop_other_s"] = train_s - timings["chunk_s"] - timings["kernel_s"]
         if evaluate_vectors:
-            result.update(evaluate(KeyedVectors.from_model(accelerator.unwrap_model(model), tokenizer)))
+            result.update(evaluate(keyed_vectors(accelerator.unwrap_model(model), tokenizer)))
         return result
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -380,8 +402,7 @@ def warm_up_hfext(args, corpus_path: str, directory: str) -> float:
     running the same pipeline on a tiny corpus; returns the seconds it took."""
     tiny = os.path.join(directory, "warmup.cor")
     with open(corpus_path, encoding="utf-8") as src, open(tiny, "w", encoding="utf-8") as out:
-        for _ in range(3):
-            out.write(" ".join(src.readline().split()[:300]) + "\n")
+        out.writelines(" ".join(src.readline().split()[:300]) + "\n" for _ in range(3))
     t0 = time.perf_counter()
     for model_type in MODEL_TYPES:
         run_hfext(args, model_type, tiny, seed=0, min_count=1, epochs=1, evaluate_vectors=False)
@@ -392,19 +413,33 @@ def warm_up_hfext(args, corpus_path: str, directory: str) -> float:
 
 
 def evaluate(vectors) -> dict:
-    """The same two evaluations for both: gensim's KeyedVectors and hfext's (same API, same semantics)."""
+    """The same evaluations for both: gensim's KeyedVectors and hfext's (same API, same semantics):
+    analogy accuracy (total, semantic = the first five sections, syntactic = the ``gram*`` ones),
+    WordSim353 and SimLex-999 Spearman rho (in-vocabulary pairs, as gensim scores them)."""
     questions = gensim_test_data("questions-words.txt")
-    wordsim = gensim_test_data("wordsim353.tsv")
     previous = logging.root.manager.disable
     logging.disable(logging.WARNING)  # gensim logs every analogy section
     try:
-        analogy, _ = vectors.evaluate_word_analogies(questions)
-        _, spearman, oov = vectors.evaluate_word_pairs(wordsim)
+        analogy, sections = vectors.evaluate_word_analogies(questions)
+        _, spearman, oov = vectors.evaluate_word_pairs(gensim_test_data("wordsim353.tsv"))
+        _, simlex, simlex_oov = vectors.evaluate_word_pairs(gensim_test_data("simlex999.txt"))
     finally:
         logging.disable(previous)
+    kinds = {"semantic": [], "syntactic": []}
+    for section in sections[:-1]:  # the last one is the total
+        kinds["syntactic" if section["section"].startswith("gram") else "semantic"].append(section)
+    result = {"analogy_acc": float(analogy), "ws353_spearman": _rho(spearman), "ws353_oov_pct": float(oov),
+              "simlex_spearman": _rho(simlex), "simlex_oov_pct": float(simlex_oov)}
+    for kind, group in kinds.items():
+        correct = sum(len(x["correct"]) for x in group)
+        asked = correct + sum(len(x["incorrect"]) for x in group)
+        result[f"analogy_{kind}_acc"] = correct / asked if asked else 0.0
+    return result
+
+
+def _rho(spearman) -> float:
     rho = getattr(spearman, "statistic", None)
-    rho = spearman[0] if rho is None else rho
-    return {"analogy_acc": float(analogy), "ws353_spearman": float(rho), "ws353_oov_pct": float(oov)}
+    return float(spearman[0] if rho is None else rho)
 
 
 # -------------------------------------------------------------------------------------------- reporting
@@ -500,10 +535,28 @@ def summarize(runs: list[dict], words: int) -> dict:
         "words_per_s_max": max(rates), "prep_s_median": statistics.median(r["prep_s"] for r in timed),
         "words_per_s_all_runs": [words / r["train_s"] for r in runs],
     }
-    if "analogy_acc" in runs[0]:
-        summary["analogy_acc_mean"] = statistics.mean(r["analogy_acc"] for r in runs)
-        summary["ws353_spearman_mean"] = statistics.mean(r["ws353_spearman"] for r in runs)
+    for key in QUALITY_KEYS:
+        if key in runs[0]:
+            summary[f"{key}_mean"] = statistics.mean(r[key] for r in runs)
     return summary
+
+
+QUALITY_KEYS = ("analogy_acc", "analogy_semantic_acc", "analogy_syntactic_acc", "ws353_spearman", "simlex_spearman")
+
+
+def quality_table(summaries: dict) -> str:
+    """Mean quality of both implementations: analogies (semantic / syntactic / total), WS353, SimLex-999."""
+    rows = ["| model | impl | analogy semantic | analogy syntactic | analogy total | WS353 ρ | SimLex-999 ρ |",
+            "|---|---|---|---|---|---|---|"]
+    for model_type, pair in summaries.items():
+        for impl in ("gensim", "hfext"):
+            q = pair[impl]
+            rows.append(
+                f"| {model_type} | {impl} | {fmt(q.get('analogy_semantic_acc_mean'))} | "
+                f"{fmt(q.get('analogy_syntactic_acc_mean'))} | {fmt(q.get('analogy_acc_mean'))} | "
+                f"{fmt(q.get('ws353_spearman_mean'))} | {fmt(q.get('simlex_spearman_mean'))} |"
+            )
+    return "\n".join(rows)
 
 
 def main_table(summaries: dict) -> str:
@@ -528,8 +581,8 @@ def main_table(summaries: dict) -> str:
 
 def spread_table(summaries: dict) -> str:
     """Best run and range: on a shared machine the fastest run is the least disturbed one."""
-    rows = ["| model | gensim best words/s | hfext best words/s | best-run ratio | gensim range | hfext range | "
-            "clean runs (gensim, hfext) |", "|---|---|---|---|---|---|---|"]
+    rows = [("| model | gensim best words/s | hfext best words/s | best-run ratio | gensim range | hfext range | "
+            "clean runs (gensim, hfext) |"), "|---|---|---|---|---|---|---|"]
     for model_type, pair in summaries.items():
         g, h = pair["gensim"], pair["hfext"]
         rows.append(
@@ -562,6 +615,11 @@ def extra_table(title: str, rows: list[tuple]) -> str:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--family", choices=FAMILIES, default="word2vec",
+                        help="word2vec (gensim Word2Vec) or fasttext (gensim FastText, subword n-grams).")
+    parser.add_argument("--minn", type=int, default=3, help="fastText: shortest character n-gram (gensim min_n).")
+    parser.add_argument("--maxn", type=int, default=6, help="fastText: longest character n-gram (gensim max_n).")
+    parser.add_argument("--bucket", type=int, default=2_000_000, help="fastText: n-gram hash buckets.")
     parser.add_argument("--repeat", type=int, default=1, help="Repeat head500.noblanks.cor this many times.")
     parser.add_argument("--runs", type=int, default=3, help="Runs per implementation and model (alternating).")
     parser.add_argument("--workers", type=int, default=2, help="gensim workers = hfext kernel threads.")
@@ -625,10 +683,11 @@ def main(argv=None) -> dict:
     if not args.progress:
         quiet_progress()
     # hfext's fused (kernel) path steps the LR scheduler without optimizer.step(): torch warns once per run.
-    warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\(\)` before")
+    warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
     import torch
 
-    print("# hfext word2vec vs gensim")
+    title = f"# hfext {args.family} vs gensim"
+    print(title)
     print(f"uptime before: {_uptime()}")
     tmp = tempfile.mkdtemp(prefix="w2v_vs_gensim_")
     results: dict = {"settings": {k: v for k, v in vars(args).items()}, "uptime_before": _uptime()}
@@ -688,7 +747,10 @@ def main(argv=None) -> dict:
         print("\n" + spread)
         print("\n" + load_note)
         results.update(runs=runs, summaries=summaries, table=table, spread_table=spread, load_note=load_note)
-        markdown = [table, spread, load_note]
+        quality = quality_table(summaries)
+        print("\n" + quality)
+        results["quality_table"] = quality
+        markdown = [table, spread, quality, load_note]
 
         # Optional: hfext's torch backend (GPU, CPU).
         extra_rows = []
@@ -739,8 +801,8 @@ def main(argv=None) -> dict:
         # Optional: where hfext's training time goes.
         if args.profile:
             print("\n## hfext time breakdown (one instrumented run per model; wrappers add ~µs per step)")
-            lines = ["| model | train s | chunk prep s (WindowChunks.chunk) | kernel s (train_chunk) | "
-                     "loop/other s | prep: vocab s | tokenizer+model s | encode s | task setup s |",
+            lines = [("| model | train s | chunk prep s (WindowChunks.chunk) | kernel s (train_chunk) | "
+                     "loop/other s | prep: vocab s | tokenizer+model s | encode s | task setup s |"),
                      "|---|---|---|---|---|---|---|---|---|"]
             profiles = []
             for model_type in args.models:
@@ -762,21 +824,23 @@ def main(argv=None) -> dict:
     print(f"\nuptime after: {results['uptime_after']}")
     if not args.no_save:
         os.makedirs(args.results_dir, exist_ok=True)
-        base = os.path.join(args.results_dir, "word2vec_vs_gensim")
+        base = os.path.join(args.results_dir, f"{args.family}_vs_gensim")
         with open(base + ".json", "w") as handle:
             json.dump(results, handle, indent=1, default=str)
         header = [
-            "# hfext word2vec vs gensim", "",
-            f"Date: {info['date']}; CPU: {info['cpu']} ({info['usable_cores']} usable cores); torch {info['torch']}, "
+            title, "",
+            (f"Date: {info['date']}; CPU: {info['cpu']} ({info['usable_cores']} usable cores); torch {info['torch']}, "
             f"gensim {info['gensim']}, numba {info['numba']} ({info['numba_threading_layer']} threading layer). "
             f"hfext: commit {info['hfext'].get('git_commit')}, kernel sha256 "
-            f"{info['hfext']['word2vec_kernel.py_sha256']}, uncommitted hfext files: {info['hfext'].get('git_dirty_files')}.",
+            f"{info['hfext']['word2vec_kernel.py_sha256']}, uncommitted hfext files: {info['hfext'].get('git_dirty_files')}."),
             "",
             f"Corpus: head500.noblanks.cor x{args.repeat} ({words_per_epoch:,} words/epoch), {args.epochs} epochs, "
             f"dim {args.vector_size}, window {args.window}, negative {args.negative}, sample {args.sample}, "
             f"min_count {args.min_count}, workers/threads {args.workers}, gensim input: {args.gensim_input}, "
             f"hfext {info['hfext']['kernel_batch_parameter']} = {args.centers_per_minibatch or 'default'}; {args.runs} runs each, alternating. "
-            "words/s = epochs x raw corpus words / wall time of the training call only.", "",
+            "words/s = epochs x raw corpus words / wall time of the training call only."
+            + (f" fastText: minn {args.minn}, maxn {args.maxn}, bucket {args.bucket:,} (gensim FastText min_n/max_n/bucket)."
+               if args.family == "fasttext" else ""), "",
             f"Load (uptime) before: {results['uptime_before']}; after: {results['uptime_after']}", "",
             "Command: `python " + " ".join([os.path.relpath(__file__, os.getcwd())] + (argv or sys.argv[1:])) + "`", "",
         ]

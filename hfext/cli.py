@@ -12,6 +12,7 @@
     hfext convert glove-text glove.6B.100d.txt glove              GloVe text vectors -> model folder
     hfext export fasttext-bin ft model.bin                    ... and back (byte-identical for a converted .bin)
     hfext plot pca MODEL_DIR --analogy_section capital-common-countries --out capitals.png   (or plot tsne)
+    hfext plot kernel-regression --out fit.png --heatmap weights.png   Nadaraya-Watson attention pooling
     hfext cooccurrence corpus.txt --window 1 [--vocab 'I,like,...'] [--out X.tsv]   the lecture's co-occurrence table
 
 Every command that takes a ``MODEL_DIR`` works on a word-vector model directory (one whose config declares
@@ -603,6 +604,45 @@ def cmd_export_fasttext_bin(args) -> int:
     return 0
 
 
+def cmd_plot_kernel_regression(args) -> int:
+    import torch
+
+    from hfext.attention import average_pooling, fit_nadaraya_watson, kernel_regression_data, nadaraya_watson
+    from hfext.plots import plot_attention_heatmap, plot_kernel_regression
+
+    outs = [Path(p).expanduser() for p in (args.out, args.heatmap) if p]
+    for out in outs:
+        if out.suffix.lower() not in (".png", ".pdf", ".svg"):
+            raise CLIError(f"'{out}': use a .png, .pdf or .svg file name")
+        if not out.parent.is_dir():
+            raise CLIError(f"the folder of '{out}' does not exist; create it first (mkdir -p {out.parent})")
+    if args.n_train < 2:
+        raise CLIError(f"--n_train must be >= 2, got {args.n_train}")
+    x_train, y_train, x_test, y_truth = kernel_regression_data(args.n_train, seed=args.seed)
+    average = average_pooling(y_train, len(x_test))
+    fixed, fixed_weights = nadaraya_watson(x_test, x_train, y_train)
+    model, _ = fit_nadaraya_watson(x_train, y_train)
+    with torch.no_grad():
+        learned = model(x_test, x_train, y_train)
+
+    def mse(values):
+        return float(((values - y_truth) ** 2).mean())
+
+    curves = {f"average pooling (MSE {mse(average):.3f})": average,
+              f"attention pooling, w = 1 (MSE {mse(fixed):.3f})": fixed,
+              f"attention pooling, learned w = {model.width.item():.2f} (MSE {mse(learned):.3f})": learned}
+    plot_kernel_regression(x_train, y_train, x_test, y_truth, curves, args.out)
+    for label in curves:
+        print(label)
+    print(f"wrote {args.out}")
+    if args.heatmap:
+        plot_attention_heatmap(model.attention_weights if args.learned_heatmap else fixed_weights, args.heatmap,
+                               xlabel="sorted training inputs (keys)", ylabel="test inputs (queries)",
+                               title="Nadaraya-Watson attention weights")
+        print(f"wrote {args.heatmap}")
+    return 0
+
+
 def cmd_train(args) -> int:
     recipe = _load_recipe(args.family)
     with _prog_name(f"hfext train {args.family}"):
@@ -775,6 +815,13 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--title", default=None)
         q.add_argument("--out", required=True, help="the image to write (.png, .pdf or .svg)")
         q.set_defaults(func=cmd_plot_projection, method=method)
+    q = plot_sub.add_parser("kernel-regression", help="Nadaraya-Watson: average pooling vs attention pooling (the lecture's figure)")
+    q.add_argument("--out", required=True, help="the fit: truth, samples and the three estimators (.png)")
+    q.add_argument("--heatmap", default=None, help="also draw the attention weights (queries x keys) here")
+    q.add_argument("--learned_heatmap", action="store_true", help="heatmap of the learned-width kernel instead of w = 1")
+    q.add_argument("--n_train", type=int, default=50, help="training samples (default 50)")
+    q.add_argument("--seed", type=int, default=0)
+    q.set_defaults(func=cmd_plot_kernel_regression)
 
     p = sub.add_parser("neighbors", help="nearest neighbours of a word by cosine similarity")
     p.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_DIR_HELP)

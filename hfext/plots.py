@@ -1,4 +1,4 @@
-"""Pictures of what the models learned (matplotlib, written as PNG files).
+"""Pictures of what the models learned (matplotlib, written as PNG files, atomically).
 
 The lecture's figure: country and capital vectors projected to 2-D with PCA, one line per pair; the
 lines come out roughly parallel when the vectors encode "capital of" as a direction.
@@ -92,11 +92,7 @@ def plot_word_pairs(
 ) -> np.ndarray:
     """Draw ``pairs`` (a line from each first word to its second, e.g. country -> capital) and loose
     ``words`` in 2-D; writes ``out`` atomically and returns the coordinates (pair words first, in order)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     labels = [w for pair in pairs for w in pair] + [w for w in words if w not in {x for p in pairs for x in p}]
     missing = [w for w in labels if w not in kv]
     if missing:
@@ -120,6 +116,23 @@ def plot_word_pairs(
     ax.set_title(title or f"{method.upper()} projection of {len(labels)} word vectors")
     if pairs:
         ax.legend(loc="best", fontsize=8)
+    _save(fig, out)
+    return coords
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, out) -> None:
+    """Write the figure to a temporary file, then rename: never a half-written image."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     out = os.fspath(out)
     root, extension = os.path.splitext(out)
@@ -132,4 +145,40 @@ def plot_word_pairs(
         if os.path.exists(tmp):
             os.unlink(tmp)
     logger.info("wrote %s", out)
-    return coords
+
+
+def plot_kernel_regression(x_train, y_train, x_test, y_truth, predictions: dict, out) -> None:
+    """The lecture's Nadaraya-Watson picture: the true function, the noisy samples and each estimator's
+    curve (``predictions``: label -> values at ``x_test``)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    ax.plot(x_test, y_truth, color="black", linewidth=2, label="truth: 2 sin(x) + x^0.8")
+    for (label, values), style in zip(predictions.items(), ("--", "-", "-.", ":")):
+        ax.plot(x_test, values, style, linewidth=1.8, label=label)
+    ax.scatter(x_train, y_train, s=14, color="tab:gray", alpha=0.6, label="samples")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.set_xlim(0, 5)
+    ax.legend(fontsize=8)
+    _save(fig, out)
+
+
+def plot_attention_heatmap(weights, out, xlabel: str = "keys", ylabel: str = "queries", title: str | None = None,
+                           xticklabels=None, yticklabels=None) -> None:
+    """An attention-weight matrix (queries x keys) as a heatmap: where each query looks."""
+    weights = np.asarray(weights.detach().cpu() if hasattr(weights, "detach") else weights)
+    if weights.ndim != 2:
+        raise ValueError(f"attention weights must be a 2-D (queries, keys) matrix, got shape {weights.shape}")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 5), dpi=120)
+    image = ax.imshow(weights, cmap="Reds", aspect="auto")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if xticklabels is not None:
+        ax.set_xticks(range(len(xticklabels)), xticklabels, rotation=90, fontsize=8)
+    if yticklabels is not None:
+        ax.set_yticks(range(len(yticklabels)), yticklabels, fontsize=8)
+    if title:
+        ax.set_title(title)
+    _save(fig, out)

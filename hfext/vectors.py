@@ -901,29 +901,66 @@ def file_fingerprint(path, samples=64, block=4096):
     return digest.hexdigest()
 
 
-def compose_word_vectors(input_rows, offsets, ids, num_words, rows_per_chunk=1 << 18):
-    """Yield ``(start, end, vectors)`` blocks of fastText's in-vocabulary word vectors: word w is the mean of
-    ``input_rows[ids[offsets[w]:offsets[w + 1]]]`` (its own row and its n-gram rows), a zero vector if empty.
+def tensor_row_reader(path, name, layout=None):
+    """``(read_rows, shape)`` for a 2-D float32 tensor of a safetensors file: ``read_rows(start, end)`` reads
+    rows ``[start, end)`` with a plain file read, so only the rows asked for ever occupy memory."""
+    data_start, header = layout or safetensors_layout(path)
+    entry = header[name]
+    if entry["dtype"] != "F32" or len(entry["shape"]) != 2:
+        raise ValueError(f"tensor '{name}' of {path} must be a 2-D float32 matrix, got {entry['dtype']} {entry['shape']}")
+    rows, dim = entry["shape"]
+    base = data_start + entry["data_offsets"][0]
+    path = os.fspath(path)
 
-    Works on a memory-mapped matrix in chunks of about `rows_per_chunk` gathered rows, summing in float32
-    in the order fastText does (own row first, then the n-grams).
+    def read_rows(start, end):
+        with open(path, "rb") as fin:
+            fin.seek(base + start * dim * 4)
+            data = fin.read((end - start) * dim * 4)
+        return np.frombuffer(data, dtype="<f4").reshape(end - start, dim)
+
+    return read_rows, (rows, dim)
+
+
+def compose_word_vectors(read_rows, shape, offsets, ids, num_words, rows_per_chunk=None, batch=1 << 16):
+    """fastText's in-vocabulary word vectors: word w is the mean of the input rows
+    ``ids[offsets[w]:offsets[w + 1]]`` (its own row and its n-gram rows), a zero vector if it has none.
+
+    The input matrix is read once, in order, ``rows_per_chunk`` rows at a time (``read_rows(start, end)``), so
+    memory holds one chunk of it (64 MiB by default) plus the ``(num_words, dim)`` result and the row lists,
+    however large the bucket matrix. (Memory-mapping it instead costs far more than it looks: each random row
+    read maps a whole page-cache folio, up to 2 MiB, into the process.)
     """
-    offsets = np.asarray(offsets)
-    start = 0
-    while start < num_words:
-        limit = offsets[start] + rows_per_chunk
-        end = int(np.searchsorted(offsets, limit, side="right")) - 1
-        end = min(max(end, start + 1), num_words)
-        lo, hi = int(offsets[start]), int(offsets[end])
-        lengths = np.diff(offsets[start : end + 1])
-        block = np.zeros((end - start, input_rows.shape[1]), dtype=np.float32)
-        if hi > lo:
-            gathered = np.asarray(input_rows[np.asarray(ids[lo:hi])], dtype=np.float32)
-            nonempty = lengths > 0
-            seg_starts = (offsets[start:end] - lo)[nonempty]
-            block[nonempty] = np.add.reduceat(gathered, seg_starts, axis=0) / lengths[nonempty, None].astype(np.float32)
-        yield start, end, block
-        start = end
+    num_rows, dim = shape
+    offsets = np.asarray(offsets, dtype=np.int64)[: num_words + 1]
+    total = int(offsets[-1])
+    ids = np.asarray(ids[:total], dtype=np.int64)
+    lengths = np.diff(offsets)
+    rows_per_chunk = rows_per_chunk or max(1, (64 << 20) // (4 * dim))
+    # visit the (row, word) pairs chunk by chunk, grouped by word inside a chunk
+    words = np.repeat(np.arange(num_words, dtype=np.int64), lengths)
+    order = np.argsort((ids // rows_per_chunk) * num_words + words, kind="stable")
+    words = words[order]
+    ids = ids[order]
+    del order
+    out = np.zeros((num_words, dim), dtype=np.float32)
+    chunk_of = ids // rows_per_chunk
+    bounds = np.searchsorted(chunk_of, np.arange(num_rows // rows_per_chunk + 2))
+    del chunk_of
+    for chunk in range(len(bounds) - 1):
+        first, last = int(bounds[chunk]), int(bounds[chunk + 1])
+        if first == last:
+            continue
+        start = chunk * rows_per_chunk
+        block = read_rows(start, min(start + rows_per_chunk, num_rows))
+        for lo in range(first, last, batch):
+            hi = min(lo + batch, last)
+            batch_words = words[lo:hi]
+            runs = np.flatnonzero(np.r_[True, batch_words[1:] != batch_words[:-1]])
+            out[batch_words[runs]] += np.add.reduceat(block[ids[lo:hi] - start], runs, axis=0)
+        del block
+    nonempty = lengths > 0
+    out[nonempty] /= lengths[nonempty, None].astype(np.float32)
+    return out
 
 
 class FastTextKeyedVectors(KeyedVectors):
@@ -1052,11 +1089,10 @@ class FastTextKeyedVectors(KeyedVectors):
         counts = np.array(safetensors_memmap(weights, prefix + "word_counts", layout)[:num_words])
         vectors = cls._cached_vectors(path, weights, num_words)
         if vectors is None:
-            offsets = np.array(safetensors_memmap(weights, prefix + "subword_offsets", layout))
+            offsets = safetensors_memmap(weights, prefix + "subword_offsets", layout)
             ids = safetensors_memmap(weights, prefix + "subword_ids", layout)
-            vectors = np.empty((num_words, input_rows.shape[1]), dtype=np.float32)
-            for start, end, block in compose_word_vectors(input_rows, offsets, ids, num_words):
-                vectors[start:end] = block
+            read_rows, shape = tensor_row_reader(weights, prefix + "input_embeddings.weight", layout)
+            vectors = compose_word_vectors(read_rows, shape, offsets, ids, num_words)
         ngrams = input_rows[vocab_size : vocab_size + bucket]
         return cls(vectors, index_to_key, ngrams, config["minn"], config["maxn"], counts=counts)
 

@@ -380,7 +380,7 @@ def convert_fasttext_bin(src, dst, *, overwrite: bool = False, vec=None) -> Path
         FASTTEXT_WORD_VECTORS_FILE,
         compose_word_vectors,
         file_fingerprint,
-        safetensors_memmap,
+        tensor_row_reader,
     )
 
     dst = Path(dst).expanduser()
@@ -424,15 +424,15 @@ def convert_fasttext_bin(src, dst, *, overwrite: bool = False, vec=None) -> Path
         _validate_weights(weights, specs)
 
         # The composed word vectors, once, so that loading never touches every word's n-gram rows.
-        input_rows = safetensors_memmap(weights, "input_embeddings.weight")
+        read_rows, shape = tensor_row_reader(weights, "input_embeddings.weight")
+        vectors = compose_word_vectors(read_rows, shape, offsets, ids, nwords)
         with open(tmp / FASTTEXT_WORD_VECTORS_FILE, "wb") as fout:
             out = _SafetensorsStream(fout, [("vectors", "F32", (nwords, dim))],
                                      {"format": "hfext.FastTextKeyedVectors", "model_fingerprint": file_fingerprint(weights)})
             out.begin("vectors")
-            for _, _, block in compose_word_vectors(input_rows, offsets, ids, nwords):
-                out.write(np.ascontiguousarray(block, dtype="<f4"))
+            out.write(np.ascontiguousarray(vectors, dtype="<f4"))
             out.close()
-        del input_rows
+        del vectors
         _move_into_place(tmp, dst)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -39,7 +39,7 @@ from .configuration_fasttext import FastTextConfig
 
 FNV_OFFSET_BASIS = 2166136261  # 32-bit FNV-1a, as fastText's Dictionary::hash
 FNV_PRIME = 16777619
-_WORDS_PER_CHUNK = 200_000  # bounds the temporaries of the vectorised hashing (~100 MB a chunk)
+_WORDS_PER_CHUNK = 50_000  # bounds the temporaries of the vectorised hashing (~100 MB a chunk)
 
 
 # ---------------------------------------------------------------------- hashing, as Facebook's fastText

@@ -45,7 +45,10 @@ def test_vectors_match_gensim(name, converted, gensim_data):
     kv = KeyedVectors.from_pretrained(converted[name])
     assert isinstance(kv, FastTextKeyedVectors)
     assert kv.index_to_key == gensim_kv.index_to_key
-    np.testing.assert_allclose(kv.vectors, gensim_kv.vectors, atol=1e-5, rtol=0)
+    # gensim gives the line-end word "</s>" n-grams; fastText since its 2017 file format does not (hfext follows
+    # fastText: tests/test_fasttext_facebook.py), so for those files "</s>" is compared there, not here.
+    same = [i for i, w in enumerate(kv.index_to_key) if w != "</s>" or name == "lee_fasttext.bin"]
+    np.testing.assert_allclose(kv.vectors[same], gensim_kv.vectors[same], atol=1e-5, rtol=0)
     for word in OOV + [gensim_kv.index_to_key[-1] + "qq"]:
         assert word in kv and not kv.has_index_for(word)  # gensim: any word with n-grams is "in" the model
         np.testing.assert_allclose(kv[word], gensim_kv[word], atol=1e-5, rtol=0)

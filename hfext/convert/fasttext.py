@@ -391,7 +391,9 @@ def convert_fasttext_bin(src, dst, *, overwrite: bool = False, vec=None) -> Path
         raise FastTextFormatError(f"{info.path} has duplicate words after decoding; the dictionary is damaged")
     nwords, dim, bucket = info.nwords, info.args["dim"], info.args["bucket"]
     vocab_size = nwords + 1
-    offsets, ids = subword_csr(words, vocab_size, info.args["minn"], info.args["maxn"], bucket)
+    # Pre-2017 files come from a fastText that gave "</s>" n-grams like any word; today's gives it none.
+    offsets, ids = subword_csr(words, vocab_size, info.args["minn"], info.args["maxn"], bucket,
+                               eos_ngrams=not info.new_format)
     offsets = np.append(offsets, offsets[-1])  # [UNK]: no rows
     counts = np.append(info.counts, 0)
     config = fasttext_config_from_bin(info, len(ids), raw_words)

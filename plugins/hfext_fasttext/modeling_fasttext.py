@@ -136,7 +136,10 @@ def _bucket_csr_chunk(words: list[str], minn: int, maxn: int, bucket: int) -> tu
     return counts, buckets
 
 
-def subword_csr(words: list[str], vocab_size: int, minn: int, maxn: int, bucket: int):
+EOS_TOKEN = "</s>"  # fastText's end-of-line word
+
+
+def subword_csr(words: list[str], vocab_size: int, minn: int, maxn: int, bucket: int, eos_ngrams: bool = False):
     """The CSR rows of every word: ``[w] + [vocab_size + bucket for each n-gram of w]`` (fastText's
     ``Dictionary::initNgrams``, with n-gram rows shifted past hfext's ``[UNK]`` row).
 
@@ -151,6 +154,14 @@ def subword_csr(words: list[str], vocab_size: int, minn: int, maxn: int, bucket:
                  for i in range(0, num_words, _WORDS_PER_CHUNK)]
         counts = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
         buckets = [p[1] for p in parts]
+    # fastText (file format 11/12, i.e. since 2017) gives the line-end word "</s>" no n-grams; pre-2017
+    # fastText and gensim hash it like any word (``eos_ngrams=True``).
+    eos = [] if eos_ngrams else [i for i, word in enumerate(words) if word == EOS_TOKEN]
+    if eos and counts.sum():
+        owner = np.repeat(np.arange(num_words), counts)
+        buckets = [np.concatenate(buckets)[~np.isin(owner, eos)]]
+        counts = counts.copy()
+        counts[eos] = 0
     lengths = counts + 1
     offsets = np.zeros(num_words + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])

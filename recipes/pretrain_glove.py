@@ -29,11 +29,13 @@ from hfext.training import make_scheduler, train
 from hfext.training.args import (
     add_data_args,
     add_training_args,
+    init_tracking,
+    run_config,
     save_pretrained_atomic,
     setup_accelerator,
     validate_common_args,
 )
-from hfext.training.embeddings import NOT_RUN_CONFIG, corpus_lines, evaluate
+from hfext.training.embeddings import corpus_lines, evaluate
 from hfext.training.glove import BACKENDS, DEFAULT_BATCH_ENTRIES, GloVeTask, make_optimizer, resolve_backend
 from hfext.vectors import KeyedVectors
 
@@ -128,16 +130,11 @@ def main(argv=None) -> dict:
     if args.max_train_steps:
         total_steps = min(total_steps, args.max_train_steps)
     scheduler = make_scheduler(args.lr_scheduler_type, optimizer, total_steps, args.num_warmup_steps)
-    if args.with_tracking:
-        accelerator.init_trackers("pretrain_glove", {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))})
-    run_config = {key: value for key, value in vars(args).items() if key not in NOT_RUN_CONFIG}
-    run_config["model_config"] = accelerator.unwrap_model(model).config.to_dict()
-    run_config["model_config"].pop("transformers_version", None)
-    run_config = json.loads(json.dumps(run_config, default=str))
+    init_tracking(accelerator, args, "pretrain_glove")
     start = time.perf_counter()
     state = train(
         accelerator, model if backend == "torch" else accelerator.unwrap_model(model), optimizer, scheduler, task,
-        args.num_train_epochs, args.output_dir, run_config=run_config,
+        args.num_train_epochs, args.output_dir, run_config=run_config(args, accelerator.unwrap_model(model).config),
         checkpointing_steps=args.checkpointing_steps, resume_from_checkpoint=args.resume_from_checkpoint,
         logging_steps=args.logging_steps, max_grad_norm=args.max_grad_norm, max_train_steps=args.max_train_steps,
         with_tracking=args.with_tracking, progress_unit="step",

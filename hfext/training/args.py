@@ -85,6 +85,29 @@ def setup_accelerator(args: argparse.Namespace) -> Accelerator:
     return accelerator
 
 
+# Flags that may change between a run and its resumption (they don't change what is computed).
+NOT_RUN_CONFIG = frozenset({"resume_from_checkpoint", "checkpointing_steps", "logging_steps", "with_tracking", "report_to",
+                            "workers", "analogies_file", "similarity_file", "output_dir"})
+
+
+def run_config(args: argparse.Namespace, model_config, exclude=NOT_RUN_CONFIG) -> dict:
+    """The settings a checkpoint must be resumed with (flags and the model's config), as plain JSON values;
+    :func:`hfext.training.train` refuses to resume when they changed."""
+    import json
+
+    config = {key: value for key, value in vars(args).items() if key not in exclude}
+    config["model_config"] = model_config.to_dict()
+    config["model_config"].pop("transformers_version", None)
+    return json.loads(json.dumps(config, default=str))
+
+
+def init_tracking(accelerator: Accelerator, args: argparse.Namespace, project_name: str) -> None:
+    """Start the ``--report_to`` trackers with the run's scalar flags as hyperparameters (if ``--with_tracking``)."""
+    if args.with_tracking:
+        hyperparameters = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
+        accelerator.init_trackers(project_name, hyperparameters)
+
+
 def load_text_dataset(args: argparse.Namespace):
     """The ``--dataset_name`` split (from the Hub or a local dataset script/folder) via `datasets`."""
     from datasets import load_dataset

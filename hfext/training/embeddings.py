@@ -22,7 +22,9 @@ from ..data import (
     read_lines,
 )
 from .args import (
+    init_tracking,
     load_text_dataset,
+    run_config,
     save_pretrained_atomic,
     setup_accelerator,
     validate_common_args,
@@ -38,9 +40,6 @@ from .word2vec import (
 
 logger = logging.getLogger(__name__)
 
-# Flags that may change between a run and its resumption (they don't change the result).
-NOT_RUN_CONFIG = {"resume_from_checkpoint", "checkpointing_steps", "logging_steps", "with_tracking", "report_to",
-                  "workers", "analogies_file", "similarity_file", "output_dir"}
 
 
 def add_embedding_args(parser: argparse.ArgumentParser, title: str, sample: float = 1e-3) -> argparse._ArgumentGroup:
@@ -164,15 +163,10 @@ def run_embedding_recipe(
     if args.max_train_steps:
         total_steps = min(total_steps, args.max_train_steps)
     scheduler = make_scheduler(args.lr_scheduler_type or "word2vec_linear", optimizer, total_steps, args.num_warmup_steps)
-    if args.with_tracking:
-        accelerator.init_trackers(tracker_name, {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))})
-    run_config = {key: value for key, value in vars(args).items() if key not in NOT_RUN_CONFIG}
-    run_config["model_config"] = accelerator.unwrap_model(model).config.to_dict()
-    run_config["model_config"].pop("transformers_version", None)
-    run_config = json.loads(json.dumps(run_config, default=str))
+    init_tracking(accelerator, args, tracker_name)
     state = train(
         accelerator, model if backend == "torch" else accelerator.unwrap_model(model), optimizer, scheduler, task,
-        args.num_train_epochs, args.output_dir, run_config=run_config,
+        args.num_train_epochs, args.output_dir, run_config=run_config(args, accelerator.unwrap_model(model).config),
         checkpointing_steps=args.checkpointing_steps, resume_from_checkpoint=args.resume_from_checkpoint,
         logging_steps=args.logging_steps, max_grad_norm=args.max_grad_norm, max_train_steps=args.max_train_steps,
         with_tracking=args.with_tracking, progress_unit="chunk",

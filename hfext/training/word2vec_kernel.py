@@ -190,6 +190,9 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
     neu1e = np.empty(dim, dtype=np.float32)
     mean = np.empty(dim, dtype=np.float32)  # CBOW's h, fastText's h
     grad = np.empty(dim, dtype=np.float32)  # fastText skip-gram: the center's summed input gradient
+    # fastText: the slots of the center's input rows, so the update pass needs no second (cache-missing)
+    # lookup in the row -> slot table
+    center_slots = np.empty(v_rows_per_center if offsets.shape[0] > 0 else 0, dtype=np.int64)
     h = mean
     tmask = np.uint64(0xFFFFFFFFFFFFFFFF)
     used_v, used_u = 0, 0
@@ -224,6 +227,7 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
                             grad[k] = 0.0
                     for p in range(first_row, last_row):
                         slot, used_v = _touch(rows[p], v, vbuf, vslots, vrows, used_v)
+                        center_slots[count + p - first_row] = slot
                         if cbow_mean:
                             for k in range(dim):
                                 h[k] += vbuf[slot, k]
@@ -246,12 +250,10 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
             loss, state, used_u = _predict(h, word, neu1e, u, ubuf, uslots, urows, used_u, negative, noise_table,
                                            points, codes, code_lengths, lr, state, sig)
             loss_sum += loss
-            for jj in range(a, b):  # every row of every context word gets the gradient unscaled (model.cc update)
-                if jj != i:
-                    for p in range(offsets[ids[jj]], offsets[ids[jj] + 1]):
-                        slot = vslots[rows[p]]
-                        for k in range(dim):
-                            vbuf[slot, k] += neu1e[k]
+            for q in range(count):  # every row of every context word gets the gradient unscaled (model.cc update)
+                slot = center_slots[q]
+                for k in range(dim):
+                    vbuf[slot, k] += neu1e[k]
             predictions += 1
             continue
         if subwords:  # fastText skip-gram: the center's subwords predict each context word
@@ -264,6 +266,7 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
                 grad[k] = 0.0
             for p in range(first_row, last_row):
                 slot, used_v = _touch(rows[p], v, vbuf, vslots, vrows, used_v)
+                center_slots[p - first_row] = slot
                 for k in range(dim):
                     h[k] += vbuf[slot, k]
             inv = np.float32(1.0 / (last_row - first_row))
@@ -282,8 +285,8 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
                     grad[k] += neu1e[k]
                     h[k] += weight * neu1e[k]
                 predictions += 1
-            for p in range(first_row, last_row):  # ... so they get the pairs' summed gradient once
-                slot = vslots[rows[p]]
+            for q in range(last_row - first_row):  # ... so they get the pairs' summed gradient once
+                slot = center_slots[q]
                 for k in range(dim):
                     vbuf[slot, k] += grad[k]
             continue
@@ -513,14 +516,22 @@ def make_workspace(v_rows, u_rows, dim, lanes, centers_per_lane, window, targets
             np.zeros((1, 2), dtype=np.int64),
         )
     return (
-        np.zeros((lanes, v_capacity, dim), dtype=np.float32),
-        np.zeros((lanes, u_capacity, dim), dtype=np.float32),
+        _prefaulted((lanes, v_capacity, dim)),
+        _prefaulted((lanes, u_capacity, dim)),
         np.full((lanes, v_rows), -1, dtype=np.int32),
         np.full((lanes, u_rows), -1, dtype=np.int32),
         np.zeros((lanes, v_capacity), dtype=np.int64),
         np.zeros((lanes, u_capacity), dtype=np.int64),
         np.zeros((lanes, 2), dtype=np.int64),
     )
+
+
+def _prefaulted(shape) -> np.ndarray:
+    """A zeroed float32 buffer whose pages are already mapped: np.zeros maps them lazily, and a first
+    touch inside the kernel (fastText's lane buffers are ~100 MB) cost the first epoch ~20% more time."""
+    buffer = np.empty(shape, dtype=np.float32)
+    buffer.fill(0.0)
+    return buffer
 
 
 def set_threads(num_threads: int) -> int:

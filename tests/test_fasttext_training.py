@@ -48,7 +48,7 @@ def run_kernel(v, u, ids, windows, subwords, cbow=False, negative=0, noise=(0,),
     targets = tree[0].shape[1] + (negative + 1 if negative else 0)
     rows_per_word = int(np.diff(subwords.offsets).max()) if len(subwords.offsets) else None
     workspace = make_workspace(v.shape[0], u.shape[0], v.shape[1], lanes, centers_per_lane, int(max(windows)), targets,
-                               cbow, rows_per_word=rows_per_word)
+                               cbow, rows_per_word=rows_per_word, num_words=len(subwords.offsets) - 1)
     return train_chunk(
         v, u, np.asarray(ids, np.int32), np.zeros(n, np.int64), np.full(n, n, np.int64),
         np.asarray(windows, np.int32), cbow, cbow_mean, negative, np.asarray(noise, np.int32), *tree,
@@ -324,7 +324,7 @@ def test_quality_on_a_real_corpus_beats_word_vectors(gensim_data, tmp_path, mode
     corpus never has (it is stemmed: "philosophi") get vectors next to their stems."""
     results = recipe.main([
         "--train_file", str(gensim_data / "head500.noblanks.cor"), "--output_dir", str(tmp_path), "--seed", "1",
-        "--sample", "1e-3", "--model_type", model_type, "--workers", "2",
+        "--sample", "1e-3", "--model_type", model_type, "--workers", "2", "--bucket", "500000",  # (saves faster)
         "--analogies_file", str(gensim_data / "questions-words.txt"),
         "--similarity_file", str(gensim_data / "wordsim353.tsv"),
     ])
@@ -349,7 +349,6 @@ def test_cbow_quality_on_a_real_corpus(gensim_data, tmp_path):
     test_quality_on_a_real_corpus_beats_word_vectors(gensim_data, tmp_path, "cbow", 0.08, 0.25)
 
 
-@pytest.mark.slow
 def test_two_process_accelerate_launch(gensim_data, tmp_path):
     env = dict(os.environ, ACCELERATE_USE_CPU="1", OMP_NUM_THREADS="1")
     outputs = []

@@ -110,7 +110,7 @@ class Word2VecTask(TrainingTask):
             self.workspace = make_workspace(
                 self._input_weight(model).shape[0], model.context_embeddings.weight.shape[0],
                 config.vector_size, self.lanes, self.centers_per_lane, config.window, targets_per_prediction, self.cbow,
-                rows_per_word=rows_per_word,
+                rows_per_word=rows_per_word, num_words=len(self.subwords.offsets) - 1,
             )
 
     # Hooks a subword model overrides.

@@ -135,6 +135,32 @@ def _touch(row, matrix, buffer, slots, rows, used):
     return slot, used
 
 
+@njit(inline="always")
+def _touch_word(word, offsets, rows, v, vbuf, vslots, vrows, used_v, wstart, wlist, wwords, wcount):
+    """fastText: where the slots of ``word``'s input rows are listed (``wlist[start:start + n]``), touching
+    the rows on the word's first use in the round. One lookup per word in a vocabulary-sized table
+    instead of one per row in the (words + buckets)-sized row table, whose reads miss the cache."""
+    start = wstart[word]
+    if start < 0:
+        start = wcount[0]
+        for p in range(offsets[word], offsets[word + 1]):
+            slot, used_v = _touch(rows[p], v, vbuf, vslots, vrows, used_v)
+            wlist[wcount[0]] = slot
+            wcount[0] += 1
+        wstart[word] = start
+        wwords[wcount[1]] = word
+        wcount[1] += 1
+    return start, used_v
+
+
+@njit(inline="always")
+def _forget_words(wstart, wwords, wcount):
+    for index in range(wcount[1]):
+        wstart[wwords[index]] = -1
+    wcount[0] = 0
+    wcount[1] = 0
+
+
 @njit(inline="always", fastmath=True)
 def _binary_step(h, ubuf, slot, label, lr, neu1e, sig):
     """One binary decision "is this the target?": g = (label - sigmoid(h.u)) lr, then u += g h and the
@@ -179,7 +205,8 @@ def _predict(h, word, neu1e, u, ubuf, uslots, urows, used_u, negative, noise_tab
 @njit(fastmath=True, nogil=True, cache=True)
 def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, used, ids, lo, hi, windows,
               cbow, cbow_mean, negative, noise_table, points, codes, code_lengths, lr_start, lr_end, seed,
-              max_centers, v_rows_per_center, u_rows_per_center, offsets, rows, influence, sig):
+              max_centers, v_rows_per_center, u_rows_per_center, offsets, rows, influence, sig, wstart, wlist, wwords,
+              wcount):
     """Sequential SGD from center ``first`` towards ``last`` on the lane's private row copies (``vbuf``,
     ``ubuf``, indexed through ``vslots``/``uslots``), stopping after ``max_centers`` centers or when the
     next center might not fit in the buffers. Returns (loss, predictions, next center); ``used``
@@ -190,9 +217,6 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
     neu1e = np.empty(dim, dtype=np.float32)
     mean = np.empty(dim, dtype=np.float32)  # CBOW's h, fastText's h
     grad = np.empty(dim, dtype=np.float32)  # fastText skip-gram: the center's summed input gradient
-    # fastText: the slots of the center's input rows, so the update pass needs no second (cache-missing)
-    # lookup in the row -> slot table
-    center_slots = np.empty(v_rows_per_center if offsets.shape[0] > 0 else 0, dtype=np.int64)
     h = mean
     tmask = np.uint64(0xFFFFFFFFFFFFFFFF)
     used_v, used_u = 0, 0
@@ -202,6 +226,11 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
     for i in range(first, stop):
         v_full = vbuf.shape[0] < v.shape[0] and used_v + v_rows_per_center > vbuf.shape[0]
         u_full = ubuf.shape[0] < u.shape[0] and used_u + u_rows_per_center > ubuf.shape[0]
+        if subwords and wcount[0] + v_rows_per_center > wlist.shape[0]:
+            if vbuf.shape[0] == v.shape[0]:  # in place: nothing to merge, just start a fresh word list
+                _forget_words(wstart, wwords, wcount)
+            else:
+                v_full = True
         if v_full or u_full:
             if i == first:  # not even one center fits: this workspace was made for a smaller window
                 raise ValueError("word2vec kernel: workspace too small for this chunk; rebuild it with make_workspace")
@@ -221,24 +250,25 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
             count = 0
             for jj in range(a, b):
                 if jj != i:
-                    first_row, last_row = offsets[ids[jj]], offsets[ids[jj] + 1]
+                    start, used_v = _touch_word(ids[jj], offsets, rows, v, vbuf, vslots, vrows, used_v, wstart, wlist,
+                                                wwords, wcount)
+                    num_rows = offsets[ids[jj] + 1] - offsets[ids[jj]]
                     if not cbow_mean:  # the sum of the context words' vectors (each the mean of its rows)
                         for k in range(dim):
                             grad[k] = 0.0
-                    for p in range(first_row, last_row):
-                        slot, used_v = _touch(rows[p], v, vbuf, vslots, vrows, used_v)
-                        center_slots[count + p - first_row] = slot
+                    for q in range(start, start + num_rows):
+                        slot = wlist[q]
                         if cbow_mean:
                             for k in range(dim):
                                 h[k] += vbuf[slot, k]
                         else:
                             for k in range(dim):
                                 grad[k] += vbuf[slot, k]
-                    if not cbow_mean and last_row > first_row:
-                        inv_rows = np.float32(1.0 / (last_row - first_row))
+                    if not cbow_mean and num_rows > 0:
+                        inv_rows = np.float32(1.0 / num_rows)
                         for k in range(dim):
                             h[k] += grad[k] * inv_rows
-                    count += last_row - first_row
+                    count += num_rows
             if count == 0:
                 continue
             if cbow_mean:
@@ -250,10 +280,13 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
             loss, state, used_u = _predict(h, word, neu1e, u, ubuf, uslots, urows, used_u, negative, noise_table,
                                            points, codes, code_lengths, lr, state, sig)
             loss_sum += loss
-            for q in range(count):  # every row of every context word gets the gradient unscaled (model.cc update)
-                slot = center_slots[q]
-                for k in range(dim):
-                    vbuf[slot, k] += neu1e[k]
+            for jj in range(a, b):  # every row of every context word gets the gradient unscaled (model.cc update)
+                if jj != i:
+                    start = wstart[ids[jj]]
+                    for q in range(start, start + offsets[ids[jj] + 1] - offsets[ids[jj]]):
+                        slot = wlist[q]
+                        for k in range(dim):
+                            vbuf[slot, k] += neu1e[k]
             predictions += 1
             continue
         if subwords:  # fastText skip-gram: the center's subwords predict each context word
@@ -264,9 +297,10 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
             for k in range(dim):
                 h[k] = 0.0
                 grad[k] = 0.0
-            for p in range(first_row, last_row):
-                slot, used_v = _touch(rows[p], v, vbuf, vslots, vrows, used_v)
-                center_slots[p - first_row] = slot
+            start, used_v = _touch_word(word, offsets, rows, v, vbuf, vslots, vrows, used_v, wstart, wlist, wwords,
+                                        wcount)
+            for q in range(start, start + last_row - first_row):
+                slot = wlist[q]
                 for k in range(dim):
                     h[k] += vbuf[slot, k]
             inv = np.float32(1.0 / (last_row - first_row))
@@ -285,8 +319,8 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
                     grad[k] += neu1e[k]
                     h[k] += weight * neu1e[k]
                 predictions += 1
-            for q in range(last_row - first_row):  # ... so they get the pairs' summed gradient once
-                slot = center_slots[q]
+            for q in range(start, start + last_row - first_row):  # ... so they get the pairs' summed gradient once
+                slot = wlist[q]
                 for k in range(dim):
                     vbuf[slot, k] += grad[k]
             continue
@@ -371,7 +405,7 @@ def _merge_rows(part, parts, matrix, buffer, slots, rows, used_counts):
 @njit(parallel=True, nogil=True, cache=True)
 def _train_chunk(v, u, ids, lo, hi, windows, cbow, cbow_mean, negative, noise_table, points, codes, code_lengths,
                  lr_start, lr_end, seed, centers_per_lane, workspace, offsets, rows, influence, sig):
-    vbuf, ubuf, vslots, uslots, vrows, urows, used = workspace
+    vbuf, ubuf, vslots, uslots, vrows, urows, used, wstart, wlist, wwords, wcount = workspace
     n = ids.shape[0]
     lanes = vbuf.shape[0]  # the result depends on the number of lanes, not on the number of threads
     lane_loss = np.zeros(lanes, dtype=np.float64)
@@ -398,8 +432,10 @@ def _train_chunk(v, u, ids, lo, hi, windows, cbow, cbow_mean, negative, noise_ta
         loss, predictions, _ = _run_lane(
             0, n, n, v, u, v, u, vslots[0], uslots[0], vrows[0], urows[0], used[0], ids, lo, hi, windows, cbow,
             cbow_mean, negative, noise_table, points, codes, code_lengths, lr_start, lr_end, seed, n,
-            v_rows_per_center, u_rows_per_center, offsets, rows, influence, sig,
+            v_rows_per_center, u_rows_per_center, offsets, rows, influence, sig, wstart[0], wlist[0], wwords[0],
+            wcount[0],
         )
+        _forget_words(wstart[0], wwords[0], wcount[0])
         return loss, predictions
     while (cursor < end).any():
         for lane in prange(lanes):
@@ -407,7 +443,7 @@ def _train_chunk(v, u, ids, lo, hi, windows, cbow, cbow_mean, negative, noise_ta
                 cursor[lane], end[lane], n, v, u, vbuf[lane], ubuf[lane], vslots[lane], uslots[lane], vrows[lane],
                 urows[lane], used[lane], ids, lo, hi, windows, cbow, cbow_mean, negative, noise_table, points, codes,
                 code_lengths, lr_start, lr_end, seed, centers_per_lane, v_rows_per_center, u_rows_per_center,
-                offsets, rows, influence, sig,
+                offsets, rows, influence, sig, wstart[lane], wlist[lane], wwords[lane], wcount[lane],
             )
             lane_loss[lane] += loss
             lane_predictions[lane] += predictions
@@ -421,6 +457,7 @@ def _train_chunk(v, u, ids, lo, hi, windows, cbow, cbow_mean, negative, noise_ta
                 uslots[lane, urows[lane, index]] = -1
             used[lane, 0] = 0
             used[lane, 1] = 0
+            _forget_words(wstart[lane], wwords[lane], wcount[lane])
     return lane_loss.sum(), lane_predictions.sum()
 
 
@@ -488,12 +525,13 @@ def train_chunk(
 
 
 def make_workspace(v_rows, u_rows, dim, lanes, centers_per_lane, window, targets_per_prediction, cbow,
-                   bytes_per_lane=256 * 2**20, rows_per_word=None):
+                   bytes_per_lane=256 * 2**20, rows_per_word=None, num_words=0):
     """Preallocated private row buffers for ``lanes`` lanes (allocated once per run, not per chunk).
 
     Each lane holds up to every row a round of ``centers_per_lane`` centers can touch, within a memory
     budget; with a small vocabulary that is the whole vocabulary, with a large one rounds end early.
-    ``rows_per_word``: fastText's most input rows of one word (None: word2vec, one row a word)."""
+    ``rows_per_word``: fastText's most input rows of one word (None: word2vec, one row a word);
+    ``num_words``: fastText's vocabulary size (for the per-word slot lists)."""
     predictions_per_center = 1 if cbow else 2 * window
     if rows_per_word is None:
         v_rows_per_center = 2 * window + 1
@@ -505,6 +543,15 @@ def make_workspace(v_rows, u_rows, dim, lanes, centers_per_lane, window, targets
     u_capacity = min(u_rows, centers_per_lane * u_rows_per_center, budget_rows - v_capacity)
     v_capacity = max(v_capacity, min(v_rows, v_rows_per_center))
     u_capacity = max(u_capacity, min(u_rows, u_rows_per_center))
+    # fastText's per-word slot lists: a round's words list at most 2x the rows it may copy (n-grams are shared)
+    words = int(num_words) if rows_per_word is not None else 0
+    list_capacity = max(2 * v_capacity, 4 * v_rows_per_center) if words else 0
+    word_lists = (
+        np.full((lanes, words), -1, dtype=np.int64),
+        np.zeros((lanes, list_capacity), dtype=np.int32),
+        np.zeros((lanes, words), dtype=np.int64),
+        np.zeros((lanes, 2), dtype=np.int64),
+    )
     if lanes == 1:  # the lane works on the matrices themselves: every row's "slot" is the row
         return (
             np.zeros((1, 0, dim), dtype=np.float32),
@@ -514,6 +561,7 @@ def make_workspace(v_rows, u_rows, dim, lanes, centers_per_lane, window, targets
             np.zeros((1, 0), dtype=np.int64),
             np.zeros((1, 0), dtype=np.int64),
             np.zeros((1, 2), dtype=np.int64),
+            *word_lists,
         )
     return (
         _prefaulted((lanes, v_capacity, dim)),
@@ -523,6 +571,7 @@ def make_workspace(v_rows, u_rows, dim, lanes, centers_per_lane, window, targets
         np.zeros((lanes, v_capacity), dtype=np.int64),
         np.zeros((lanes, u_capacity), dtype=np.int64),
         np.zeros((lanes, 2), dtype=np.int64),
+        *word_lists,
     )
 
 

@@ -107,7 +107,9 @@ def _run(step: str, src: Path, dst: Path) -> dict:
 
 
 def _gib(n: float) -> str:
-    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+    if abs(n) >= 2**30:
+        return f"{n / 2**30:.2f} GiB"
+    return f"{n / 2**20:.0f} MiB" if abs(n) >= 2**20 else f"{n / 2**10:.0f} KiB"
 
 
 def measure(src: Path, workdir: Path, gensim: bool) -> list[dict]:

@@ -933,19 +933,22 @@ def compose_word_vectors(read_rows, shape, offsets, ids, num_words, rows_per_chu
     num_rows, dim = shape
     offsets = np.asarray(offsets, dtype=np.int64)[: num_words + 1]
     total = int(offsets[-1])
-    ids = np.asarray(ids[:total], dtype=np.int64)
     lengths = np.diff(offsets)
     rows_per_chunk = rows_per_chunk or max(1, (64 << 20) // (4 * dim))
-    # visit the (row, word) pairs chunk by chunk, grouped by word inside a chunk
-    words = np.repeat(np.arange(num_words, dtype=np.int64), lengths)
-    order = np.argsort((ids // rows_per_chunk) * num_words + words, kind="stable")
-    words = words[order]
-    ids = ids[order]
+    # Visit the (row, word) pairs chunk by chunk, grouped by word inside a chunk: one sort of the keys
+    # chunk * num_words + word. int32 copies where they fit keep this at ~16 bytes per pair.
+    small = np.int32 if max(num_rows, num_words) < 2**31 else np.int64
+    key = np.asarray(ids[:total], dtype=np.int64) // rows_per_chunk
+    key *= num_words
+    key += np.repeat(np.arange(num_words, dtype=np.int64), lengths)
+    order = np.argsort(key, kind="stable")
+    del key
+    words = np.repeat(np.arange(num_words, dtype=small), lengths)[order]
+    ids = np.asarray(ids[:total], dtype=small)[order]
     del order
     out = np.zeros((num_words, dim), dtype=np.float32)
-    chunk_of = ids // rows_per_chunk
-    bounds = np.searchsorted(chunk_of, np.arange(num_rows // rows_per_chunk + 2))
-    del chunk_of
+    # the pairs are partitioned by chunk, so a binary search finds each chunk's first pair
+    bounds = np.searchsorted(ids, np.arange(0, num_rows + rows_per_chunk, rows_per_chunk))
     for chunk in range(len(bounds) - 1):
         first, last = int(bounds[chunk]), int(bounds[chunk + 1])
         if first == last:
@@ -1018,6 +1021,16 @@ class FastTextKeyedVectors(KeyedVectors):
         from hfext_fasttext.modeling_fasttext import subword_buckets
 
         return subword_buckets(word, self.min_n, self.max_n, self.bucket)
+
+    def fill_norms(self, force=False):
+        """Row norms, computed in chunks: the word matrix is memory-mapped and may be GBs, and
+        ``np.linalg.norm`` over all of it would allocate a temporary as large as the matrix."""
+        if self.norms is None or force:
+            step = max(1, (64 << 20) // (4 * max(self.vector_size, 1)))
+            norms = [np.linalg.norm(self._vectors[i : i + step], axis=1) for i in range(0, len(self._vectors), step)]
+            self.norms = np.concatenate(norms) if norms else np.zeros(0, dtype=np.float32)
+            self._safe_norms = np.where(self.norms > 0, self.norms, 1).astype(self.norms.dtype)
+            self._normed = None
 
     def get_vector(self, key, norm=False):
         """Vector of `key`: its row if in the vocabulary, else the mean of its n-gram rows (as fastText)."""

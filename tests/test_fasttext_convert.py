@@ -214,3 +214,20 @@ def test_cli_errors(gensim_data, tmp_path, capsys):
     assert "supervised fastText model" in capsys.readouterr().err
     assert hfext_main(["export", "fasttext-bin", str(tmp_path / "missing"), str(tmp_path / "x.bin")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_composition_in_small_chunks_matches_gensim(converted, gensim_data):
+    """The converter reads the input matrix chunk by chunk; tiny chunks and batches give the same vectors."""
+    from hfext.vectors import (
+        compose_word_vectors,
+        safetensors_memmap,
+        tensor_row_reader,
+    )
+
+    weights = converted["crime-and-punishment.bin"] / "model.safetensors"
+    read_rows, shape = tensor_row_reader(weights, "input_embeddings.weight")
+    offsets, ids = safetensors_memmap(weights, "subword_offsets"), safetensors_memmap(weights, "subword_ids")
+    vectors = compose_word_vectors(read_rows, shape, offsets, ids, 291, rows_per_chunk=7, batch=5)
+    gensim_kv = gensim_fasttext.load_facebook_model(str(gensim_data / "crime-and-punishment.bin")).wv
+    same = [i for i, w in enumerate(gensim_kv.index_to_key) if w != "</s>"]  # see test_vectors_match_gensim
+    np.testing.assert_allclose(vectors[same], gensim_kv.vectors[same], atol=1e-5, rtol=0)

@@ -129,6 +129,11 @@ def load_tokenizer(args, accelerator, train_texts):
             raise ValueError(f"tokenizer {name!r} needs a pad and an end-of-sequence token (pad_token_id, eos_token_id)")
         return tokenizer
     directory = os.path.join(args.output_dir, ".trained_tokenizer")
+    if args.resume_from_checkpoint and args.resume_from_checkpoint != "latest":
+        # The run that wrote the checkpoint kept its tokenizer next to it: resume with exactly that vocabulary.
+        original = os.path.join(os.path.dirname(os.path.abspath(args.resume_from_checkpoint)), ".trained_tokenizer")
+        if os.path.isdir(original):
+            directory = original
     with accelerator.main_process_first():
         if accelerator.is_main_process and not (args.resume_from_checkpoint and os.path.isdir(directory)):
             tokenizer = train_tokenizer(train_texts, args.vocab_size, args.tokenizer_type)

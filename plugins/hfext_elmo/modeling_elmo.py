@@ -115,12 +115,13 @@ class ElmoCharacterEncoder(nn.Module):
 
     def forward(self, char_ids: torch.LongTensor) -> torch.Tensor:
         batch, length, chars = char_ids.shape
-        x = self.char_embedding(char_ids.reshape(batch * length, chars))  # (B*T, C, e)
-        x = x.transpose(1, 2)  # (B*T, e, C): Conv1d wants channels first
+        # x_k depends on the word alone: run the (costly) CNN once per distinct word of the batch.
+        words, index = torch.unique(char_ids.reshape(batch * length, chars), dim=0, return_inverse=True)  # (U, C), (B*T,)
+        x = self.char_embedding(words).transpose(1, 2)  # (U, e, C): Conv1d wants channels first
         # max over positions, then the activation (AllenNLP's order; bilm-tf's too)
-        pooled = [self.activation(conv(x).max(dim=-1).values) for conv in self.convolutions]  # (B*T, n_i) each
-        tokens = self.highway(torch.cat(pooled, dim=-1))  # (B*T, F)
-        return self.projection(tokens).view(batch, length, -1)  # (B, T, P)
+        pooled = [self.activation(conv(x).max(dim=-1).values) for conv in self.convolutions]  # (U, n_i) each
+        tokens = self.projection(self.highway(torch.cat(pooled, dim=-1)))  # (U, P)
+        return tokens[index].view(batch, length, -1)  # (B, T, P)
 
 
 class ElmoLstmCellWithProjection(nn.Module):
@@ -141,12 +142,14 @@ class ElmoLstmCellWithProjection(nn.Module):
         """``inputs`` (B, T, P) with padding at the end of each row; returns (B, T, P). Outputs at padded
         positions are garbage and masked by the caller (a padded step never feeds a real one)."""
         batch, length, _ = inputs.shape
-        projected_inputs = self.input_linearity(inputs)  # (B, T, 4c): one GEMM for all time steps
+        # (B, T, 4c): one GEMM for all time steps; unbind, not [:, t], whose backward would fill a full-size
+        # zero gradient at every step (quadratic in T)
+        projected_inputs = self.input_linearity(inputs).unbind(dim=1)
         state = inputs.new_zeros(batch, self.state_projection.out_features)  # h_0 = 0: stateless
         memory = inputs.new_zeros(batch, self.cell_size)  # c_0 = 0
         outputs = []
         for t in range(length):
-            gates = projected_inputs[:, t] + self.state_linearity(state)  # (B, 4c)
+            gates = projected_inputs[t] + self.state_linearity(state)  # (B, 4c)
             input_gate, forget_gate, memory_init, output_gate = gates.chunk(4, dim=-1)
             # c_t = i * tanh(g) + f * c_{t-1}, clipped: keeps the unbounded cell from exploding
             memory = torch.sigmoid(input_gate) * torch.tanh(memory_init) + torch.sigmoid(forget_gate) * memory

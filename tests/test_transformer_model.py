@@ -341,3 +341,23 @@ def test_remote_code_checkpoint_loads_without_hfext(tmp_path):
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["module"].startswith("transformers_modules") and not report["hfext"]
     torch.testing.assert_close(torch.tensor(report["logits"]), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("share", [True, False])
+def test_resize_token_embeddings_resizes_every_matrix_and_keeps_ties(tmp_path, share):
+    model = tiny_model(share_embeddings=share)
+    old = model.model.decoder.embed_tokens.weight.detach().clone()
+    model.resize_token_embeddings(VOCAB + 4)
+    encoder, decoder = model.model.encoder.embed_tokens, model.model.decoder.embed_tokens
+    assert model.config.vocab_size == VOCAB + 4
+    assert encoder.weight.shape == decoder.weight.shape == model.lm_head.weight.shape == (VOCAB + 4, 32)
+    assert model.lm_head.weight is decoder.weight and (decoder.weight is encoder.weight) == share
+    assert encoder.embed_scale == decoder.embed_scale == math.sqrt(32)  # still the scaled embedding
+    torch.testing.assert_close(decoder.weight[:VOCAB], old, rtol=0, atol=0)
+    new_ids = torch.tensor([[VOCAB + 3, EOS]])
+    logits = model(input_ids=new_ids, decoder_input_ids=torch.tensor([[BOS, VOCAB + 2]])).logits
+    assert logits.shape == (1, 2, VOCAB + 4)
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelForSeq2SeqLM.from_pretrained(tmp_path)
+    torch.testing.assert_close(reloaded(input_ids=new_ids, decoder_input_ids=torch.tensor([[BOS, VOCAB + 2]])).logits,
+                               logits, rtol=0, atol=0)

@@ -606,6 +606,17 @@ class TransformerForConditionalGeneration(TransformerPreTrainedModel, Generation
     def get_decoder(self):
         return self.model.decoder
 
+    def _resize_token_embeddings(self, new_num_tokens, pad_to_multiple_of=None, mean_resizing=True):
+        # transformers resizes the input (encoder) embeddings and the output projection; separate decoder
+        # embeddings must follow, or the new ids would index past their end.
+        embeddings = super()._resize_token_embeddings(new_num_tokens, pad_to_multiple_of, mean_resizing)
+        if not self.config.share_embeddings:
+            decoder = self.model.decoder
+            decoder.embed_tokens = self._get_resized_embeddings(
+                decoder.embed_tokens, embeddings.weight.shape[0], mean_resizing=mean_resizing
+            )
+        return embeddings
+
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,

@@ -32,7 +32,9 @@ class TransformerConfig(PreTrainedConfig):
         share_embeddings: encoder and decoder use one token embedding (needs a joint vocabulary).
         tie_word_embeddings: the output projection reuses the (decoder) token embedding matrix.
         scale_embedding: multiply token embeddings by sqrt(d_model), as in the paper (section 3.4).
-        init_std: standard deviation of the normal initialisation of linear and embedding weights.
+        init_std: standard deviation of the normal initialisation of linear weights (and of embeddings when
+            ``scale_embedding`` is off; scaled embeddings start at std d_model^-1/2, so that after the
+            sqrt(d_model) scale they have unit variance, as in fairseq).
     """
 
     model_type = "hfext-transformer"

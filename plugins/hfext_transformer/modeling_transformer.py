@@ -294,7 +294,6 @@ class TransformerPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _supports_flash_attn = False
     _supports_flex_attn = False
-    _supports_cache_class = True
 
     def _init_weights(self, module):
         std = self.config.init_std

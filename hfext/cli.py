@@ -10,6 +10,7 @@
     hfext export glove-format glove vectors.txt                GloVe's text format (no header line)
     hfext convert fasttext-bin cc.en.300.bin ft [--vec ft.vec]   Facebook fastText .bin -> model folder (streaming)
     hfext convert glove-text glove.6B.100d.txt glove              GloVe text vectors -> model folder
+    hfext convert allennlp-elmo options.json weights.hdf5 elmo   AllenNLP/bilm-tf ELMo -> hfext-elmo folder
     hfext export fasttext-bin ft model.bin                    ... and back (byte-identical for a converted .bin)
     hfext plot pca MODEL_DIR --analogy_section capital-common-countries --out capitals.png   (or plot tsne)
     hfext plot kernel-regression --out fit.png --heatmap weights.png   Nadaraya-Watson attention pooling
@@ -582,6 +583,26 @@ def cmd_convert_glove_text(args) -> int:
     return 0
 
 
+def cmd_convert_allennlp_elmo(args) -> int:
+    from hfext.convert import AllenNLPElmoFormatError, convert_allennlp_elmo
+
+    _check_input_file(args.options, "ELMo options file")
+    _check_input_file(args.weights, "ELMo weight file")
+    dst = Path(args.dst).expanduser()
+    if dst.exists() and any(dst.iterdir()) and not args.overwrite:
+        raise CLIError(f"'{args.dst}' exists and is not empty; pass --overwrite to replace the model in it, or another folder")
+    try:
+        convert_allennlp_elmo(args.options, args.weights, dst)
+    except AllenNLPElmoFormatError as error:
+        raise CLIError(str(error)) from None
+    with open(dst / "config.json", encoding="utf8") as fin:
+        config = json.load(fin)
+    print(f"converted ELMo {args.weights} ({config['num_layers']} LSTM layers, cell {config['lstm_dim']}, "
+          f"projection {config['projection_dim']}) to {dst}")
+    print(f"next: AutoModel.from_pretrained('{dst}') after `import hfext`; tokenize with AutoTokenizer.from_pretrained('{dst}')")
+    return 0
+
+
 def cmd_export_fasttext_bin(args) -> int:
     from hfext.convert import save_fasttext_bin
 
@@ -880,6 +901,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("dst", metavar="DST", help="the model folder to create")
     q.add_argument("--overwrite", action="store_true", help="replace the model in DST if it exists")
     q.set_defaults(func=cmd_convert_glove_text)
+    q = convert_sub.add_parser("allennlp-elmo", help="AllenNLP/bilm-tf ELMo (options.json + weights.hdf5) -> hfext-elmo folder")
+    q.add_argument("options", metavar="OPTIONS_JSON", help="the options file published with the weights")
+    q.add_argument("weights", metavar="WEIGHTS_HDF5", help="the bilm-tf/AllenNLP weight file")
+    q.add_argument("dst", metavar="DST", help="the model folder to create")
+    q.add_argument("--overwrite", action="store_true", help="replace the model in DST if it exists")
+    q.set_defaults(func=cmd_convert_allennlp_elmo)
     return parser
 
 

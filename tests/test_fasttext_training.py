@@ -367,3 +367,15 @@ def test_two_process_accelerate_launch(gensim_data, tmp_path):
     model = AutoModel.from_pretrained(outputs[0])
     assert isinstance(model, FastTextModel) and np.abs(model.get_word_vector("governments").numpy()).sum() > 0
     assert_same_weights(*outputs)  # deterministic for a given seed under 2 processes
+
+
+def test_hfext_train_fasttext_runs_the_recipe(gensim_data, tmp_path, capsys):
+    from hfext.cli import main
+
+    code = main(["train", "fasttext", "--train_file", str(gensim_data / "lee_background.cor"), "--output_dir",
+                 str(tmp_path), "--num_train_epochs", "1", "--bucket", "5000", "--vector_size", "16"])
+    assert code == 0 and isinstance(AutoModel.from_pretrained(tmp_path), FastTextModel)
+    with pytest.raises(SystemExit):  # the recipe's own flag check, reported before training starts
+        main(["train", "fasttext", "--train_file", str(gensim_data / "lee_background.cor"), "--output_dir",
+              str(tmp_path / "x"), "--minn", "7"])
+    assert "--minn (7) must be <= --maxn (6)" in capsys.readouterr().err

@@ -57,6 +57,8 @@ updating all n rows after each pair (2 n d flops a pair), the kernel keeps h cur
 ``h += influence[w] * g`` (``influence`` = sum over the list of each entry's multiplicity / n: 1 when
 the rows are distinct) and adds the summed gradient to the rows once per center. That is the same
 arithmetic as the reference's per-pair update up to float rounding, at a cost independent of n per pair.
+A lane finds a word's row copies through a per-word slot list (one lookup in a vocabulary-sized table
+per word, the list read sequentially) rather than one lookup per row in the 2M-row row table.
 """
 
 from __future__ import annotations

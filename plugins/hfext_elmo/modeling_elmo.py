@@ -335,7 +335,30 @@ def log_uniform_probabilities(ids: torch.Tensor, vocab_size: int) -> torch.Tenso
     """Q(k) = log((k + 2) / (k + 1)) / log(V + 1): the Zipfian sampler of TensorFlow's sampled softmax
     (ids sorted by decreasing frequency)."""
     ids = ids.to(torch.float64)
-    return (torch.log1p(1.0 / (ids + 1.0)) / math.log(vocab_size + 1.0)).float()
+    return torch.log1p(1.0 / (ids + 1.0)) / math.log(vocab_size + 1.0)
+
+
+def expected_count(ids: torch.Tensor, vocab_size: int, tries: int) -> torch.Tensor:
+    """How often ``ids`` are expected among ``tries`` draws: 1 - (1 - Q)^tries (TF's unique sampler)."""
+    q = log_uniform_probabilities(ids, vocab_size)
+    return (-torch.expm1(tries * torch.log1p(-q))).float()
+
+
+def sample_log_uniform_unique(num_sampled: int, vocab_size: int, device) -> tuple[torch.Tensor, int]:
+    """``num_sampled`` distinct ids drawn from Q by rejection, and the number of draws it took (TF's
+    ``LogUniformCandidateSampler(unique=True)``)."""
+    draws = torch.empty(0, dtype=torch.long, device=device)
+    while True:
+        uniform = torch.rand(4 * num_sampled + 64, device=device, dtype=torch.float64)
+        more = (torch.exp(uniform * math.log(vocab_size + 1.0)).floor().long() - 1).clamp_(0, vocab_size - 1)
+        draws = torch.cat([draws, more])
+        values, inverse = torch.unique(draws, return_inverse=True)
+        if len(values) >= num_sampled:
+            break
+    positions = torch.arange(len(draws), device=device)
+    first = torch.full((len(values),), len(draws), device=device).scatter_reduce(0, inverse, positions, "amin")
+    order = first.argsort()[:num_sampled]  # the first num_sampled distinct ids, in the order drawn
+    return values[order], int(first[order[-1]]) + 1
 
 
 class ElmoForBiLM(ElmoPreTrainedModel):
@@ -367,15 +390,15 @@ class ElmoForBiLM(ElmoPreTrainedModel):
         num_sampled = self.config.num_sampled
         if not (self.training and 0 < num_sampled < vocab_size):
             return F.cross_entropy(self.lm_head(hidden), targets, reduction="sum")
-        # Sampled softmax (Jean et al., 2015): the true word against num_sampled log-uniform samples shared by
-        # the batch; logits corrected by log(expected count) so the estimate is unbiased (TF's convention).
-        uniform = torch.rand(num_sampled, device=hidden.device, dtype=torch.float64)
-        sampled = (torch.exp(uniform * math.log(vocab_size + 1.0)).floor().long() - 1).clamp_(0, vocab_size - 1)  # (S,)
+        # Sampled softmax (Jean et al., 2015), as TensorFlow's sampled_softmax_loss in bilm-tf: the true word
+        # against num_sampled distinct log-uniform samples shared by the batch, every logit corrected by
+        # log(expected count) of its word, accidental hits removed.
+        sampled, tries = sample_log_uniform_unique(num_sampled, vocab_size, hidden.device)  # (S,)
         weight, bias = self.lm_head.weight, self.lm_head.bias
         true_logits = (hidden * weight[targets]).sum(-1) + bias[targets]  # (N,)
-        true_logits = true_logits - torch.log(num_sampled * log_uniform_probabilities(targets, vocab_size))
+        true_logits = true_logits - torch.log(expected_count(targets, vocab_size, tries))
         sampled_logits = hidden @ weight[sampled].T + bias[sampled]  # (N, S)
-        sampled_logits = sampled_logits - torch.log(num_sampled * log_uniform_probabilities(sampled, vocab_size))
+        sampled_logits = sampled_logits - torch.log(expected_count(sampled, vocab_size, tries))
         sampled_logits = sampled_logits.masked_fill(targets[:, None] == sampled[None, :], float("-inf"))  # accidental hits
         logits = torch.cat([true_logits[:, None], sampled_logits], dim=1)  # (N, 1 + S): the true word is class 0
         return F.cross_entropy(logits, torch.zeros_like(targets), reduction="sum")
@@ -408,7 +431,8 @@ class ElmoForBiLM(ElmoPreTrainedModel):
         # forward: h_k predicts t_{k+1}; backward: h_k predicts t_{k-1}
         forward_targets, forward_hidden = labels[:, 1:], forward_top[:, :-1]  # (B, T-1), (B, T-1, P)
         backward_targets, backward_hidden = labels[:, :-1], backward_top[:, 1:]
-        forward_keep, backward_keep = forward_targets != -100, backward_targets != -100
+        forward_keep = forward_targets != -100  # a real target k+1 implies a real position k
+        backward_keep = (backward_targets != -100) & out.attention_mask[:, 1:]  # position k+1 may be padding
         count = forward_keep.sum()  # the same number of targets both ways
         if int(count) == 0:
             raise ValueError("no token to predict: every sentence needs at least two tokens (with <S> and </S>)")

@@ -130,6 +130,33 @@ def measure(src: Path, workdir: Path, gensim: bool) -> list[dict]:
     return rows
 
 
+def write_report(runs: dict) -> None:
+    """Render every stored run as ``fasttext_memory.md``."""
+    lines = [
+        "# fastText .bin conversion and loading: peak memory vs file size",
+        "",
+        ("Each step runs in a fresh process; *peak RSS* is its `ru_maxrss` (its own allocations plus the pages of "
+        "memory-mapped files it touched), *after imports* its RSS before the step started (Python, torch, "
+        "transformers). Target: conversion <= 1.5x the file size, loading well under it."),
+        "",
+        ("*load* = `KeyedVectors.from_pretrained(dir)` (a memory-mapped `FastTextKeyedVectors`) plus 3 in-vocabulary "
+        "and 3 OOV lookups; *load+most_similar* adds one `most_similar` (it reads every word "
+        "vector once, to compute the norms and the similarities); *gensim* = `load_facebook_model(bin).wv` plus one OOV lookup, for comparison. "
+        "For the small lee_fasttext.bin (205 KiB) every figure is the interpreter and its imports. The 2M-word "
+        "run skipped gensim (`--no-gensim`): gensim needs the whole model in memory, 2x the file here."),
+    ]
+    for config, run in runs.items():
+        lines += ["", f"## `python benchmarks/fasttext_memory.py {config}`", "", f"{run['machine']}, shared with other jobs.", "",
+                  "| file | size | step | peak RSS | peak / file size | after imports | step adds | time |",
+                  "|---|---:|---|---:|---:|---:|---:|---:|"]
+        for r in run["rows"]:
+            lines.append(f"| {r['file']} | {_gib(r['file_size'])} | {r['step']} | {_gib(r['peak'])} | "
+                         f"{r['peak'] / r['file_size']:.2f}x | {_gib(r['baseline'])} | "
+                         f"{_gib(r['peak'] - r['baseline'])} | {r['seconds']:.1f} s |")
+    lines.append("")
+    RESULTS.write_text("\n".join(lines))
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--child", nargs=3, metavar=("STEP", "SRC", "DST"), help=argparse.SUPPRESS)
@@ -138,7 +165,11 @@ def main(argv=None) -> None:
     parser.add_argument("--dim", type=int, default=100)
     parser.add_argument("--no-gensim", dest="gensim", action="store_false")
     parser.add_argument("--workdir", default=None, help="where the synthetic .bin goes (default: a temp folder)")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the .md from the stored .json")
     args = parser.parse_args(argv)
+    if args.report_only:
+        write_report(json.loads(RESULTS.with_suffix(".json").read_text()))
+        return
     if args.child:
         _child(*args.child)
         return
@@ -163,28 +194,8 @@ def main(argv=None) -> None:
                                f"numpy {np.__version__}", "rows": rows}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     store.write_text(json.dumps(runs, indent=1))
-    lines = [
-        "# fastText .bin conversion and loading: peak memory vs file size",
-        "",
-        ("Each step runs in a fresh process; *peak RSS* is its `ru_maxrss` (its own allocations plus the pages of "
-        "memory-mapped files it touched), *after imports* its RSS before the step started (Python, torch, "
-        "transformers). Target: conversion <= 1.5x the file size, loading well under it."),
-        "",
-        ("*load* = `KeyedVectors.from_pretrained(dir)` (a memory-mapped `FastTextKeyedVectors`) plus 3 in-vocabulary "
-        "and 3 OOV lookups; *load+most_similar* adds one `most_similar` (it builds the unit-normalised word matrix, "
-        "words x dim floats); *gensim* = `load_facebook_model(bin).wv` plus one OOV lookup, for comparison. "
-        "For the small lee_fasttext.bin (205 KiB) every figure is the interpreter and its imports."),
-    ]
-    for config, run in runs.items():
-        lines += ["", f"## `python benchmarks/fasttext_memory.py {config}`", "", f"{run['machine']}.", "",
-                  "| file | size | step | peak RSS | peak / file size | after imports | step adds | time |",
-                  "|---|---:|---|---:|---:|---:|---:|---:|"]
-        for r in run["rows"]:
-            lines.append(f"| {r['file']} | {_gib(r['file_size'])} | {r['step']} | {_gib(r['peak'])} | "
-                         f"{r['peak'] / r['file_size']:.2f}x | {_gib(r['baseline'])} | "
-                         f"{_gib(r['peak'] - r['baseline'])} | {r['seconds']:.1f} s |")
-    lines.append("")
-    RESULTS.write_text("\n".join(lines))
+    write_report(runs)
+
     print(f"wrote {RESULTS}")
 
 

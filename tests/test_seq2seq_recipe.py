@@ -94,9 +94,15 @@ def test_transformer_learns_to_reverse_and_reloads_with_auto_classes(recipe, tmp
     reloaded = tokenizer.batch_decode(generated, skip_special_tokens=True)
     assert reloaded == (out / "generated_predictions.txt").read_text().splitlines()
     assert np.mean([p == row["target"] for p, row in zip(reloaded, valid_rows)]) == results["eval_exact_match"]
-    # a fresh input
-    assert tokenizer.decode(model.generate(**tokenizer(["a b c d e"], return_tensors="pt"))[0],
-                            skip_special_tokens=True) == "e d c b a"
+    # a fresh input; eager attention exposes the weights: output t looks at the mirrored source position
+    eager = AutoModelForSeq2SeqLM.from_pretrained(out, attn_implementation="eager").eval()
+    inputs = tokenizer(["a b c d e f g"], return_tensors="pt")
+    with torch.no_grad():
+        generated = eager.generate(**inputs)
+        cross = eager(**inputs, decoder_input_ids=generated, output_attentions=True).cross_attentions
+    assert tokenizer.decode(generated[0], skip_special_tokens=True) == "g f e d c b a"
+    focus = cross[-1][0].mean(0).argmax(-1)[:7]  # last layer, mean over heads: (T, S) -> source position per step
+    assert focus.tolist() == [6, 5, 4, 3, 2, 1, 0]
 
 
 def test_resume_from_checkpoint_is_exact(recipe, tmp_path):

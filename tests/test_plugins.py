@@ -24,9 +24,21 @@ import hfext
 from hfext.plugins import PluginInfo, _register, auto_class_names_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
+REPO = Path(__file__).resolve().parent.parent
 
 
 # ---------------------------------------------------------------------- built-in plugin, in this process
+
+
+def _built_in_plugins() -> set[str]:
+    """The entry points pyproject.toml declares: every built-in family is a plugin like any other."""
+    import tomllib
+
+    with open(REPO / "pyproject.toml", "rb") as handle:
+        return set(tomllib.load(handle)["project"]["entry-points"]["hfext.plugins"])
+
+
+BUILT_IN_PLUGINS = _built_in_plugins()
 
 
 def test_word2vec_plugin_is_discovered():
@@ -227,7 +239,9 @@ def test_broken_plugin_warns_and_stops_nothing(with_plugins):
     assert stderr.count("RuntimeWarning: hfext plugin 'broken' (hfext_brokenplugin) failed to load") == 1
     assert "ImportError: hfext_brokenplugin needs the package 'toy_missing_dependency'" in stderr
     assert report["word2vec"] == ["SkipGramModel", [11, 4]]
-    assert report["statuses"] == [["broken", "failed"], ["toyplugin", "loaded"], ["word2vec", "loaded"]]
+    statuses = dict(report["statuses"])
+    assert statuses.pop("broken") == "failed" and statuses.pop("toyplugin") == "loaded"
+    assert set(statuses) == BUILT_IN_PLUGINS and set(statuses.values()) == {"loaded"}  # every built-in family
 
 
 def test_plugins_command_lists_loaded_and_failed_plugins(with_plugins):
@@ -235,7 +249,7 @@ def test_plugins_command_lists_loaded_and_failed_plugins(with_plugins):
     result = report["plugins_json"]
     assert result["code"] == 0, result["stderr"]
     plugins = {p["name"]: p for p in json.loads(result["stdout"])}
-    assert set(plugins) == {"broken", "toyplugin", "word2vec"}
+    assert set(plugins) == {"broken", "toyplugin"} | BUILT_IN_PLUGINS
     toy = plugins["toyplugin"]
     assert (toy["status"], toy["distribution"], toy["value"]) == ("loaded", "hfext-toyplugin", "hfext_toyplugin")
     assert toy["model_types"] == ["toyplugin-toy"] and toy["auto_classes"] == {"ToyModel": ["AutoModel"]}
@@ -252,7 +266,7 @@ def test_plugins_command_lists_loaded_and_failed_plugins(with_plugins):
     assert lines[0].split()[:3] == ["PLUGIN", "DISTRIBUTION", "STATUS"]
     table_rows = lines[2 : lines.index("")]  # the table, then a blank line, then the errors
     rows = {line.split()[0]: line.split() for line in table_rows}
-    assert set(rows) == {"broken", "toyplugin", "word2vec"}
+    assert set(rows) == {"broken", "toyplugin"} | BUILT_IN_PLUGINS
     assert rows["toyplugin"][:4] == ["toyplugin", "hfext-toyplugin", "loaded", "toyplugin-toy"]
     assert rows["broken"][:3] == ["broken", "hfext-brokenplugin", "failed"]
     assert "ToyModel -> AutoModel" in table["stdout"]
@@ -281,6 +295,5 @@ def test_allow_list_loads_only_the_named_plugins(plugin_path):
     assert report["plugins"] == ["word2vec"] and report["toy_registered"] is False
     assert "broken" not in stderr  # never imported, so no warning
     status = {p["name"]: (p["status"], p["error"]) for p in json.loads(report["listed"]["stdout"])}
-    assert status == {"broken": ("skipped", "not in the HFEXT_PLUGINS allow-list"),
-                      "toyplugin": ("skipped", "not in the HFEXT_PLUGINS allow-list"),
-                      "word2vec": ("loaded", None)}
+    skipped = ("skipped", "not in the HFEXT_PLUGINS allow-list")
+    assert status == {name: skipped for name in {"broken", "toyplugin"} | BUILT_IN_PLUGINS} | {"word2vec": ("loaded", None)}

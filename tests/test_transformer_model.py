@@ -290,6 +290,25 @@ def test_greedy_beam_and_sampling(reverser):
     assert beams.sequences_scores.tolist() == sorted(beams.sequences_scores.tolist(), reverse=True)
 
 
+def test_bfloat16_checkpoint_generates_like_float32(reverser, tmp_path):
+    reverser.save_pretrained(tmp_path)
+    half = AutoModelForSeq2SeqLM.from_pretrained(tmp_path, dtype=torch.bfloat16).eval()
+    assert half.dtype == torch.bfloat16
+    sources = torch.tensor([[5, 6, 7, 8, EOS], [9, 10, 11, EOS, PAD]])
+    mask = (sources != PAD).long()
+    assert half(input_ids=sources, attention_mask=mask, decoder_input_ids=torch.tensor([[BOS], [BOS]])).logits.dtype == (
+        torch.bfloat16)
+    targets = torch.tensor([[BOS, 8, 7, 6, 5], [BOS, 11, 10, 9, EOS]])
+    full = reverser(input_ids=sources, attention_mask=mask, decoder_input_ids=targets).logits.softmax(-1)
+    low = half(input_ids=sources, attention_mask=mask, decoder_input_ids=targets).logits.float().softmax(-1)
+    # bf16 rounds every weight to ~3 significant digits: close probabilities, the same confident choices
+    torch.testing.assert_close(low, full, rtol=0, atol=0.15)
+    confident = full.max(-1).values > 0.9
+    assert confident.sum() >= 5 and torch.equal(low.argmax(-1)[confident], full.argmax(-1)[confident])
+    generated = half.generate(sources, attention_mask=mask, max_new_tokens=8, do_sample=False)
+    assert generated.shape[0] == 2 and bool(((generated >= 0) & (generated < VOCAB)).all())
+
+
 def test_encoder_and_decoder_layer_counts_may_differ():
     model = tiny_model(encoder_layers=1, decoder_layers=3)
     source = torch.tensor([[5, 6, 7, EOS]])

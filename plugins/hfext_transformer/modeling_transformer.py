@@ -370,7 +370,8 @@ class TransformerEncoder(TransformerPreTrainedModel):
         _check_length(length, self.config, "input (source sequence)",
                       f"truncate it, e.g. tokenizer(..., truncation=True, max_length={self.config.max_position_embeddings}), "
                       "or build the model with a larger max_position_embeddings")
-        positions = self.embed_positions(torch.arange(length, device=inputs_embeds.device))  # (T, d)
+        # The table stays float32 (built so even under a bf16 default dtype); cast it to the activations' dtype.
+        positions = self.embed_positions(torch.arange(length, device=inputs_embeds.device)).to(inputs_embeds.dtype)  # (T, d)
         hidden_states = F.dropout(inputs_embeds + positions, p=self.config.dropout, training=self.training)  # (B, T, d)
 
         mask = None
@@ -444,7 +445,8 @@ class TransformerDecoder(TransformerPreTrainedModel):
         past = cache.get_seq_length() if cache is not None else 0
         _check_length(past + length, self.config, "target sequence (decoder input plus cached steps)",
                       "generate fewer tokens (max_new_tokens / max_length) or truncate the labels")
-        positions = self.embed_positions(torch.arange(past, past + length, device=inputs_embeds.device))  # (T, d)
+        positions = self.embed_positions(torch.arange(past, past + length, device=inputs_embeds.device))
+        positions = positions.to(inputs_embeds.dtype)  # (T, d)
         hidden_states = F.dropout(inputs_embeds + positions, p=self.config.dropout, training=self.training)  # (B, T, d)
 
         # Target t may attend to targets <= t (past + t in absolute positions) that are not padding.

@@ -124,6 +124,13 @@ def test_resume_from_checkpoint_is_exact(recipe, tmp_path):
     with pytest.raises(ValueError, match="settings changed"):
         recipe.main([*common, "--output_dir", str(tmp_path / "other"), "--label_smoothing", "0.2",
                      "--resume_from_checkpoint", str(tmp_path / "full" / "step_14")])
+    # --model_name_or_path continues from the saved model (and its tokenizer): lower loss than a fresh start
+    short = ["--train_file", str(train), *TINY, "--d_model", "32", "--ffn_dim", "64", "--max_train_steps", "3"]
+    fresh = recipe.main([*short, "--output_dir", str(tmp_path / "fresh")])
+    continued = recipe.main([*short, "--output_dir", str(tmp_path / "continued"),
+                             "--model_name_or_path", str(tmp_path / "full")])
+    assert continued["train_loss"] < fresh["train_loss"] - 0.3
+    assert (tmp_path / "continued" / "tokenizer.json").read_text() == (tmp_path / "full" / "tokenizer.json").read_text()
 
 
 def test_dataset_folder_with_translation_column_and_bpe_tokenizer(recipe, tmp_path):

@@ -171,3 +171,19 @@ def test_recipe_bad_input(tmp_path, gensim_data):
         run_recipe(tmp_path / "b", gensim_data / "lee_background.cor", "--max_seq_length", "2")
     with pytest.raises(ValueError, match="--filters must be JSON"):
         run_recipe(tmp_path / "c", gensim_data / "lee_background.cor", "--filters", "[[1, 16]")
+
+
+def test_sentence_classification_example(tmp_path):
+    """examples/elmo_sentence_classification.py: frozen ELMo + trained scalar mix + linear classifier."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("elmo_example", REPO / "examples" / "elmo_sentence_classification.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    results = example.run(["--output_dir", str(tmp_path), "--num_examples", "200"])
+    assert results["sentence_accuracy"] >= 0.9
+    assert results["fire_only_accuracy"] >= 0.9  # the contextual vector of "fire" alone knows its sense
+    # the token layer gives "fire" one vector in every sentence: no better than guessing the majority
+    assert results["fire_token_layer_accuracy"] <= results["majority_baseline"] + 1e-6
+    assert sum(results["scalar_mix_weights"]) == pytest.approx(1.0)
+    assert json.loads((tmp_path / "results.json").read_text())["sentence_accuracy"] == results["sentence_accuracy"]

@@ -146,6 +146,24 @@ def test_clipping_bounds_the_projection_and_layer_zero_is_the_token_layer_twice(
         assert unclipped(**ElmoCharacterTokenizer()(["clipping keeps the states small"], return_tensors="pt")).hidden_states[1].abs().max() > 0.1
 
 
+def test_unclipped_cells_use_the_fused_lstm_with_the_same_numbers():
+    from hfext_elmo import ElmoLstmCellWithProjection
+
+    torch.manual_seed(0)
+    cell = ElmoLstmCellWithProjection(ElmoConfig(**TINY, cell_clip=None, proj_clip=None))
+    with torch.no_grad():
+        for param in cell.parameters():
+            param.normal_(0.0, 0.5)
+    inputs = torch.randn(3, 7, TINY["projection_dim"], requires_grad=True)
+    fused = cell(inputs)  # torch.lstm with proj_size
+    cell.cell_clip = 1e9  # a clip that never binds: the step-by-step loop, same function
+    looped = cell(inputs)
+    torch.testing.assert_close(fused, looped)
+    for a, b in zip(torch.autograd.grad(fused.square().sum(), [inputs, *cell.parameters()]),
+                    torch.autograd.grad(looped.square().sum(), [inputs, *cell.parameters()])):
+        torch.testing.assert_close(a, b)
+
+
 def test_scalar_mix_is_gamma_times_softmax_weighted_layers():
     model = tiny_model(representation_dropout=0.5)
     with torch.no_grad():

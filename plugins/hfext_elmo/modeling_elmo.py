@@ -31,6 +31,7 @@ Self-contained (torch + transformers only) so pushed checkpoints load with ``tru
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -141,6 +142,8 @@ class ElmoLstmCellWithProjection(nn.Module):
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """``inputs`` (B, T, P) with padding at the end of each row; returns (B, T, P). Outputs at padded
         positions are garbage and masked by the caller (a padded step never feeds a real one)."""
+        if not self.cell_clip and not self.proj_clip:
+            return self._fused(inputs)
         batch, length, _ = inputs.shape
         # (B, T, 4c): one GEMM for all time steps; unbind, not [:, t], whose backward would fill a full-size
         # zero gradient at every step (quadratic in T)
@@ -160,6 +163,20 @@ class ElmoLstmCellWithProjection(nn.Module):
                 state = state.clamp(-self.proj_clip, self.proj_clip)
             outputs.append(state)
         return torch.stack(outputs, dim=1)  # (B, T, P)
+
+    def _fused(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Without clipping the cell is torch's LSTM with ``proj_size`` (same gate order): one fused kernel
+        (cuDNN on GPUs) instead of a Python loop over time steps. Clipping has no fused kernel."""
+        batch = inputs.shape[0]
+        state = inputs.new_zeros(1, batch, self.state_projection.out_features)  # (1, B, P)
+        memory = inputs.new_zeros(1, batch, self.cell_size)  # (1, B, c)
+        weights = [self.input_linearity.weight, self.state_linearity.weight,
+                   torch.zeros_like(self.state_linearity.bias), self.state_linearity.bias, self.state_projection.weight]
+        # torch.lstm(input, hx, params, has_biases, num_layers, dropout, train, bidirectional, batch_first)
+        with warnings.catch_warnings():  # CPU: "LSTM with projections is not supported with oneDNN" (still C++)
+            warnings.filterwarnings("ignore", message="LSTM with projections")
+            output, _, _ = torch.lstm(inputs, (state, memory), weights, True, 1, 0.0, self.training, False, True)
+        return output  # (B, T, P)
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

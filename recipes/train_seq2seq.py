@@ -82,6 +82,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     model.add_argument("--ffn_dim", type=int, default=2048)
     model.add_argument("--dropout", type=float, default=0.1)
     model.add_argument("--attention_dropout", type=float, default=0.0)
+    model.add_argument("--activation_dropout", type=float, default=0.0, help="Dropout inside the FFN.")
     model.add_argument("--pre_norm", action="store_true", help="LayerNorm before each sub-layer (default: the paper's after).")
     model.add_argument("--no_share_embeddings", action="store_true", help="Separate source and target embeddings.")
     model.add_argument("--max_position_embeddings", type=int, default=None,
@@ -152,7 +153,8 @@ def build_model(args, tokenizer):
         "hfext-transformer",
         vocab_size=len(tokenizer), d_model=args.d_model, num_heads=args.num_heads,
         encoder_layers=args.encoder_layers, decoder_layers=args.decoder_layers, ffn_dim=args.ffn_dim,
-        dropout=args.dropout, attention_dropout=args.attention_dropout, pre_norm=args.pre_norm,
+        dropout=args.dropout, attention_dropout=args.attention_dropout, activation_dropout=args.activation_dropout,
+        pre_norm=args.pre_norm,
         share_embeddings=not args.no_share_embeddings, tie_word_embeddings=True,
         max_position_embeddings=args.max_position_embeddings, pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=start,

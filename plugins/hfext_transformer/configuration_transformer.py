@@ -25,6 +25,8 @@ class TransformerConfig(PreTrainedConfig):
         ffn_dim: inner width d_ff of the position-wise feed-forward network.
         dropout: P_drop on each sub-layer output and on embeddings + positions.
         attention_dropout: dropout on the attention weights (the paper uses none).
+        activation_dropout: dropout inside the FFN, after the activation (the paper uses none; tensor2tensor's
+            ``relu_dropout``).
         activation: the FFN non-linearity (the paper: ``"relu"``).
         max_position_embeddings: longest sequence (source or target) the position table covers.
         pre_norm: ``False`` = the paper's post-norm ``LayerNorm(x + Sublayer(x))``; ``True`` = pre-norm
@@ -54,6 +56,7 @@ class TransformerConfig(PreTrainedConfig):
     ffn_dim: int = 2048  # 4 x d_model
     dropout: float = 0.1  # P_drop of the base model
     attention_dropout: float = 0.0
+    activation_dropout: float = 0.0
     activation: str = "relu"  # FFN(x) = max(0, x W1 + b1) W2 + b2
     max_position_embeddings: int = 512
     pre_norm: bool = False  # the paper is post-norm
@@ -79,7 +82,7 @@ class TransformerConfig(PreTrainedConfig):
                 f"d_model ({self.d_model}) is not a multiple of num_heads ({self.num_heads}); choose num_heads "
                 f"that divides d_model, e.g. {', '.join(str(h) for h in range(1, 17) if self.d_model % h == 0)}"
             )
-        for name in ("dropout", "attention_dropout"):
+        for name in ("dropout", "attention_dropout", "activation_dropout"):
             value = getattr(self, name)
             if not 0.0 <= float(value) < 1.0:
                 raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}")

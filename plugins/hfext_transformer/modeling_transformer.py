@@ -190,7 +190,7 @@ class TransformerAttention(nn.Module):
             attention_mask,
             dropout=self.dropout if self.training else 0.0,
             scaling=self.scaling,
-            is_causal=False,  # every causal or padding constraint is in attention_mask, built explicitly below
+            is_causal=False,  # the encoder/decoder put every causal and padding constraint in attention_mask
             **kwargs,
         )
         output = output.reshape(batch_size, length, self.embed_dim)  # (B, T, d): heads concatenated
@@ -205,11 +205,11 @@ class TransformerFeedForward(nn.Module):
         self.fc1 = nn.Linear(config.d_model, config.ffn_dim)
         self.fc2 = nn.Linear(config.ffn_dim, config.d_model)
         self.activation_fn = ACT2FN[config.activation]
-        self.dropout = config.dropout
+        self.activation_dropout = config.activation_dropout
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
         hidden_states = self.activation_fn(self.fc1(hidden_states))  # (B, T, d_ff)
-        hidden_states = F.dropout(hidden_states, p=self.dropout, training=self.training)
+        hidden_states = F.dropout(hidden_states, p=self.activation_dropout, training=self.training)
         return self.fc2(hidden_states)  # (B, T, d)
 
 

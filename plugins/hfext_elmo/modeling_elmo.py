@@ -128,7 +128,13 @@ class ElmoCharacterEncoder(nn.Module):
 class ElmoLstmCellWithProjection(nn.Module):
     """One direction of one layer: an LSTM whose memory cell (``lstm_dim``) is projected down to
     ``projection_dim`` before it is output and fed back, with cell and projection clipping.
-    Gates in the order input, forget, memory, output (AllenNLP's ``LstmCellWithProjection``)."""
+    Gates in the order input, forget, memory, output (AllenNLP's ``LstmCellWithProjection``).
+
+    Without clipping, on the devices in ``fused_devices``, the cell runs as torch's fused LSTM (cuDNN). Not
+    on CPUs by default: there torch's LSTM with projections trains ~7x slower than this step loop
+    (``benchmarks/elmo_speed.py``)."""
+
+    fused_devices: ClassVar[tuple[str, ...]] = ("cuda",)
 
     def __init__(self, config: ElmoConfig):
         super().__init__()
@@ -142,7 +148,7 @@ class ElmoLstmCellWithProjection(nn.Module):
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """``inputs`` (B, T, P) with padding at the end of each row; returns (B, T, P). Outputs at padded
         positions are garbage and masked by the caller (a padded step never feeds a real one)."""
-        if not self.cell_clip and not self.proj_clip:
+        if not self.cell_clip and not self.proj_clip and inputs.device.type in self.fused_devices:
             return self._fused(inputs)
         batch, length, _ = inputs.shape
         # (B, T, 4c): one GEMM for all time steps; unbind, not [:, t], whose backward would fill a full-size
@@ -166,7 +172,7 @@ class ElmoLstmCellWithProjection(nn.Module):
 
     def _fused(self, inputs: torch.Tensor) -> torch.Tensor:
         """Without clipping the cell is torch's LSTM with ``proj_size`` (same gate order): one fused kernel
-        (cuDNN on GPUs) instead of a Python loop over time steps. Clipping has no fused kernel."""
+        (cuDNN) instead of a Python loop over time steps. Clipping has no fused kernel."""
         batch = inputs.shape[0]
         state = inputs.new_zeros(1, batch, self.state_projection.out_features)  # (1, B, P)
         memory = inputs.new_zeros(1, batch, self.cell_size)  # (1, B, c)

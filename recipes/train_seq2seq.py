@@ -32,7 +32,10 @@ import hfext  # noqa: F401  (registers the hfext model types with the Auto class
 from hfext.metrics import metric_path
 from hfext.training import make_scheduler, train
 from hfext.training.args import (
+    NOT_RUN_CONFIG,
     add_training_args,
+    init_tracking,
+    run_config,
     save_pretrained_atomic,
     setup_accelerator,
     validate_common_args,
@@ -48,9 +51,8 @@ from hfext.training.seq2seq import (
 
 logger = logging.getLogger(__name__)
 
-# Flags that may change between a run and its resumption (they don't change what is computed).
-NOT_RUN_CONFIG = {"resume_from_checkpoint", "checkpointing_steps", "logging_steps", "with_tracking", "report_to",
-                  "output_dir", "per_device_eval_batch_size", "num_beams", "max_new_tokens", "max_eval_samples"}
+# Flags that may change between a run and its resumption: they don't change the training computation.
+EVALUATION_FLAGS = {"per_device_eval_batch_size", "num_beams", "max_new_tokens", "max_eval_samples"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -204,16 +206,12 @@ def main(argv=None) -> dict:
     if args.max_train_steps:
         total_steps = min(total_steps, args.max_train_steps)
     scheduler = make_scheduler(args.lr_scheduler_type, optimizer, total_steps, args.num_warmup_steps)
-    if args.with_tracking:
-        accelerator.init_trackers("train_seq2seq", {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))})
-    run_config = {key: value for key, value in vars(args).items() if key not in NOT_RUN_CONFIG}
-    run_config["model_config"] = accelerator.unwrap_model(model).config.to_dict()
-    run_config["model_config"].pop("transformers_version", None)
-    run_config = json.loads(json.dumps(run_config, default=str))
+    init_tracking(accelerator, args, "train_seq2seq")
+    settings = run_config(args, accelerator.unwrap_model(model).config, exclude=NOT_RUN_CONFIG | EVALUATION_FLAGS)
 
     start = time.perf_counter()
     state = train(
-        accelerator, model, optimizer, scheduler, task, args.num_train_epochs, args.output_dir, run_config=run_config,
+        accelerator, model, optimizer, scheduler, task, args.num_train_epochs, args.output_dir, run_config=settings,
         checkpointing_steps=args.checkpointing_steps, resume_from_checkpoint=args.resume_from_checkpoint,
         logging_steps=args.logging_steps, max_grad_norm=args.max_grad_norm, max_train_steps=args.max_train_steps,
         with_tracking=args.with_tracking, progress_unit="batch",

@@ -102,7 +102,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     opt.add_argument("--num_beams", type=int, default=1, help="Beam size for evaluation (1 = greedy).")
     opt.add_argument("--max_new_tokens", type=int, default=None, help="Default: --max_target_length.")
     # fairseq's recipe for the paper's model: lr 5e-4 reached after 4000 linear warmup steps, then ~1/sqrt(step)
-    # (the paper's schedule up to its constant); post-norm Transformers diverge without the warmup.
+    # (the paper's schedule up to its constant); post-norm Transformers often diverge without the warmup.
     parser.set_defaults(num_train_epochs=10, learning_rate=5e-4, lr_scheduler_type="inverse_sqrt",
                         num_warmup_steps=4000, max_grad_norm=1.0)
     args = parser.parse_args(argv)

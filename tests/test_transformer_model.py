@@ -390,3 +390,15 @@ def test_resize_token_embeddings_resizes_every_matrix_and_keeps_ties(tmp_path, s
     reloaded = AutoModelForSeq2SeqLM.from_pretrained(tmp_path)
     torch.testing.assert_close(reloaded(input_ids=new_ids, decoder_input_ids=torch.tensor([[BOS, VOCAB + 2]])).logits,
                                logits, rtol=0, atol=0)
+
+
+def test_inputs_embeds_give_the_same_outputs_as_ids():
+    model = tiny_model()
+    source, target = torch.tensor([[5, 6, 7, EOS]]), torch.tensor([[BOS, 9, 10]])
+    by_ids = model(input_ids=source, decoder_input_ids=target, output_hidden_states=True)
+    by_embeds = model(inputs_embeds=model.model.encoder.embed_tokens(source),
+                      decoder_inputs_embeds=model.model.decoder.embed_tokens(target))
+    torch.testing.assert_close(by_embeds.logits, by_ids.logits, rtol=0, atol=0)
+    # hidden states: the embeddings (+ positions) and one per layer, for each stack
+    assert len(by_ids.encoder_hidden_states) == 2 + 1 and len(by_ids.decoder_hidden_states) == 3 + 1
+    torch.testing.assert_close(by_ids.encoder_hidden_states[-1], by_ids.encoder_last_hidden_state)

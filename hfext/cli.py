@@ -14,6 +14,7 @@
     hfext export fasttext-bin ft model.bin                    ... and back (byte-identical for a converted .bin)
     hfext plot pca MODEL_DIR --analogy_section capital-common-countries --out capitals.png   (or plot tsne)
     hfext plot kernel-regression --out fit.png --heatmap weights.png   Nadaraya-Watson attention pooling
+    hfext plot attention MODEL_DIR "a b c" --out attention.png   where a trained Transformer attends
     hfext cooccurrence corpus.txt --window 1 [--vocab 'I,like,...'] [--out X.tsv]   the lecture's co-occurrence table
 
 Every command that takes a ``MODEL_DIR`` works on a word-vector model directory (one whose config declares
@@ -664,6 +665,40 @@ def cmd_plot_kernel_regression(args) -> int:
     return 0
 
 
+def cmd_plot_attention(args) -> int:
+    from hfext.plots import plot_attention_heatmap, seq2seq_attention
+
+    out = Path(args.out).expanduser()
+    if out.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise CLIError(f"--out '{args.out}': use a .png, .pdf or .svg file name")
+    if not out.parent.is_dir():
+        raise CLIError(f"the folder of --out '{args.out}' does not exist; create it first (mkdir -p {out.parent})")
+    path = Path(args.model_dir).expanduser()
+    if not (path / "config.json").is_file():
+        raise CLIError(f"'{args.model_dir}' is not a model folder (no config.json); pass the --output_dir of "
+                       "recipes/train_seq2seq.py")
+    import hfext  # noqa: F401
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    try:
+        with _quiet_transformers():
+            model = AutoModelForSeq2SeqLM.from_pretrained(str(path), attn_implementation="eager").eval()
+            tokenizer = AutoTokenizer.from_pretrained(str(path))
+    except (OSError, ValueError) as error:
+        raise CLIError(f"cannot load a sequence-to-sequence model from '{args.model_dir}': {error}") from None
+    try:
+        weights, keys, queries = seq2seq_attention(model, tokenizer, args.text, args.kind, args.layer, args.head)
+    except ValueError as error:
+        raise CLIError(str(error)) from None
+    which = "mean of the heads" if args.head is None else f"head {args.head}"
+    plot_attention_heatmap(weights, out, xlabel="keys", ylabel="queries", xticklabels=keys, yticklabels=queries,
+                           title=f"{args.kind} attention, layer {args.layer}, {which}")
+    output = tokenizer.decode(tokenizer.convert_tokens_to_ids(queries), skip_special_tokens=True)
+    print(f"{args.text!r} -> {output!r}")
+    print(f"wrote {out}: {args.kind} attention of layer {args.layer} ({which}), {len(queries)} x {len(keys)}")
+    return 0
+
+
 def cmd_train(args) -> int:
     recipe = _load_recipe(args.family)
     with _prog_name(f"hfext train {args.family}"):
@@ -843,6 +878,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--n_train", type=int, default=50, help="training samples (default 50)")
     q.add_argument("--seed", type=int, default=0)
     q.set_defaults(func=cmd_plot_kernel_regression)
+    q = plot_sub.add_parser("attention", help="attention heatmap of a trained encoder-decoder (hfext-transformer) on one input")
+    q.add_argument("model_dir", metavar="MODEL_DIR", help="a folder written by recipes/train_seq2seq.py")
+    q.add_argument("text", metavar="TEXT", help="the source to translate")
+    q.add_argument("--kind", choices=["cross", "encoder", "decoder"], default="cross")
+    q.add_argument("--layer", type=int, default=-1, help="which layer (default -1: the last)")
+    q.add_argument("--head", type=int, default=None, help="one head (default: the mean of all heads)")
+    q.add_argument("--out", required=True, help="the image to write (.png, .pdf or .svg)")
+    q.set_defaults(func=cmd_plot_attention)
 
     p = sub.add_parser("neighbors", help="nearest neighbours of a word by cosine similarity")
     p.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_DIR_HELP)

@@ -182,3 +182,42 @@ def plot_attention_heatmap(weights, out, xlabel: str = "keys", ylabel: str = "qu
     if title:
         ax.set_title(title)
     _save(fig, out)
+
+
+ATTENTION_KINDS = ("cross", "encoder", "decoder")
+
+
+def seq2seq_attention(model, tokenizer, text: str, kind: str = "cross", layer: int = -1, head: int | None = None,
+                      max_new_tokens: int | None = None):
+    """Where an encoder-decoder model attends while it translates ``text``: generates the output, reruns
+    it with ``output_attentions`` and returns (weights (queries, keys), key tokens, query tokens) for one
+    ``layer`` of the ``kind`` of attention, one ``head`` or their mean. The model must run with eager
+    attention (SDPA does not return weights): load it with ``attn_implementation="eager"``."""
+    import torch
+
+    if kind not in ATTENTION_KINDS:
+        raise ValueError(f"kind must be one of {ATTENTION_KINDS}, got {kind!r}")
+    if not getattr(model.config, "is_encoder_decoder", False):
+        raise ValueError(f"{type(model).__name__} is not an encoder-decoder model; attention maps need one (hfext-transformer)")
+    inputs = tokenizer([text], return_tensors="pt")
+    inputs.pop("token_type_ids", None)
+    if max_new_tokens is None:  # the model's own setting, else as many as its positions allow (at most 64)
+        max_new_tokens = model.generation_config.max_new_tokens or min(
+            64, getattr(model.config, "max_position_embeddings", 65) - 1)
+    with torch.no_grad():
+        generated = model.generate(**inputs, max_new_tokens=max_new_tokens)
+        outputs = model(**inputs, decoder_input_ids=generated, output_attentions=True)
+    stacks = {"cross": outputs.cross_attentions, "encoder": outputs.encoder_attentions,
+              "decoder": outputs.decoder_attentions}[kind]
+    if not stacks or stacks[0] is None:
+        raise ValueError("the model returned no attention weights: load it with attn_implementation='eager'")
+    if not -len(stacks) <= layer < len(stacks):
+        raise ValueError(f"layer {layer} does not exist: the {kind} attention has {len(stacks)} layers (0..{len(stacks) - 1})")
+    weights = stacks[layer][0]  # (heads, queries, keys)
+    if head is not None and not 0 <= head < weights.shape[0]:
+        raise ValueError(f"head {head} does not exist: each layer has {weights.shape[0]} heads (0..{weights.shape[0] - 1})")
+    weights = weights.mean(0) if head is None else weights[head]
+    source = tokenizer.convert_ids_to_tokens(inputs["input_ids"][0])
+    target = tokenizer.convert_ids_to_tokens(generated[0])
+    keys, queries = {"cross": (source, target), "encoder": (source, source), "decoder": (target, target)}[kind]
+    return weights, keys, queries

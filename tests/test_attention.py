@@ -134,3 +134,40 @@ def test_plot_commands(tmp_path, capsys):
     assert "--n_train must be >= 2" in capsys.readouterr().err
     with pytest.raises(ValueError, match="2-D"):
         plot_attention_heatmap(torch.ones(2, 2, 2), tmp_path / "x.png")
+
+
+def test_plot_attention_of_a_transformer(tmp_path, capsys):
+    from transformers import AutoConfig, AutoModelForSeq2SeqLM
+
+    import hfext  # noqa: F401
+    from hfext.cli import main as cli_main
+    from hfext.plots import seq2seq_attention
+    from hfext.training.seq2seq import train_tokenizer
+
+    tokenizer = train_tokenizer(["a b c d e", "e d c b a"], tokenizer_type="wordlevel")
+    torch.manual_seed(0)
+    config = AutoConfig.for_model("hfext-transformer", vocab_size=len(tokenizer), d_model=16, num_heads=2,
+                                  encoder_layers=1, decoder_layers=2, ffn_dim=32, max_position_embeddings=32,
+                                  pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                                  eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.bos_token_id)
+    model = AutoModelForSeq2SeqLM.from_config(config)
+    model.generation_config.max_new_tokens = 6
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+
+    eager = AutoModelForSeq2SeqLM.from_pretrained(tmp_path / "model", attn_implementation="eager").eval()
+    weights, keys, queries = seq2seq_attention(eager, tokenizer, "a b c", kind="cross", layer=1)
+    assert weights.shape == (len(queries), len(keys)) and keys[:3] == ["a", "b", "c"]
+    torch.testing.assert_close(weights.sum(-1), torch.ones(len(queries)))
+    decoder, _, _ = seq2seq_attention(eager, tokenizer, "a b c", kind="decoder", head=1)
+    assert torch.equal(decoder, decoder.tril())  # causal: no query looks ahead
+    with pytest.raises(ValueError, match="layer 5 does not exist"):
+        seq2seq_attention(eager, tokenizer, "a b c", layer=5)
+
+    out = tmp_path / "attention.png"
+    assert cli_main(["plot", "attention", str(tmp_path / "model"), "a b c", "--out", str(out)]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG" and "cross attention of layer -1" in capsys.readouterr().out
+    assert cli_main(["plot", "attention", str(tmp_path / "model"), "a b", "--head", "7", "--out", str(out)]) == 2
+    assert "head 7 does not exist" in capsys.readouterr().err
+    assert cli_main(["plot", "attention", str(tmp_path / "nothing"), "a", "--out", str(out)]) == 2
+    assert "not a model folder" in capsys.readouterr().err

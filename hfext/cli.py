@@ -238,7 +238,8 @@ def _recipes_dir() -> Path:
 
 
 def _load_recipe(family: str):
-    """Import ``recipes/pretrain_<family>.py`` from the source checkout (recipes/ is not a package)."""
+    """Import ``recipes/pretrain_<family>.py`` (or ``train_<family>.py``, e.g. seq2seq) from the source checkout
+    (recipes/ is not a package)."""
     import importlib.util
 
     recipes = _recipes_dir()
@@ -250,7 +251,9 @@ def _load_recipe(family: str):
         )
     script = recipes / f"pretrain_{family}.py"
     if not script.is_file():
-        available = sorted(p.stem[len("pretrain_"):] for p in recipes.glob("pretrain_*.py"))
+        script = recipes / f"train_{family}.py"
+    if not script.is_file():
+        available = sorted(p.stem.split("_", 1)[1] for p in [*recipes.glob("pretrain_*.py"), *recipes.glob("train_*.py")])
         raise CLIError(f"no training recipe for '{family}' in '{recipes}'; available: {', '.join(available) or 'none'}")
     module_name = f"_hfext_recipe_pretrain_{family}"
     if module_name in sys.modules:
@@ -835,7 +838,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_quickstart)
 
     p = sub.add_parser("train", help="run a pretraining recipe (single process; use `accelerate launch` for more)",
-                       description="Forward the remaining flags to recipes/pretrain_FAMILY.py; "
+                       description="Forward the remaining flags to recipes/pretrain_FAMILY.py (or train_FAMILY.py); "
                                    "`hfext train word2vec --help` lists them.")
     p.add_argument("family", metavar="FAMILY", help="model family, e.g. word2vec")
     p.add_argument("recipe_args", nargs=argparse.REMAINDER, help="flags of the recipe")

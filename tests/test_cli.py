@@ -62,7 +62,7 @@ def test_train_usage_errors(capsys, tmp_path):
     assert code == 2 and "hfext train word2vec" in err and "--output_dir" in err
     code, _, err = run(capsys, "train", "bert2vec", "--train_file", LEE)
     assert code == 2 and "no training recipe for 'bert2vec'" in err and "available: " in err
-    assert all(family in err for family in ("word2vec", "glove", "fasttext"))
+    assert all(family in err for family in ("word2vec", "glove", "fasttext", "seq2seq"))
 
 
 # ---------------------------------------------------------------------- export

@@ -130,11 +130,8 @@ class ElmoLstmCellWithProjection(nn.Module):
     ``projection_dim`` before it is output and fed back, with cell and projection clipping.
     Gates in the order input, forget, memory, output (AllenNLP's ``LstmCellWithProjection``).
 
-    Without clipping, on the devices in ``fused_devices``, the cell runs as torch's fused LSTM (cuDNN). Not
-    on CPUs by default: there torch's LSTM with projections trains ~7x slower than this step loop
-    (``benchmarks/elmo_speed.py``)."""
-
-    fused_devices: ClassVar[tuple[str, ...]] = ("cuda",)
+    Without clipping the cell runs as torch's fused LSTM with ``proj_size`` (cuDNN on a GPU; on a CPU about
+    as fast as the step loop)."""
 
     def __init__(self, config: ElmoConfig):
         super().__init__()
@@ -148,7 +145,7 @@ class ElmoLstmCellWithProjection(nn.Module):
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         """``inputs`` (B, T, P) with padding at the end of each row; returns (B, T, P). Outputs at padded
         positions are garbage and masked by the caller (a padded step never feeds a real one)."""
-        if not self.cell_clip and not self.proj_clip and inputs.device.type in self.fused_devices:
+        if not self.cell_clip and not self.proj_clip:
             return self._fused(inputs)
         batch, length, _ = inputs.shape
         # (B, T, 4c): one GEMM for all time steps; unbind, not [:, t], whose backward would fill a full-size

@@ -2,7 +2,11 @@
 bidirectional LM's directions and statelessness, clipping, the scalar mix, the BiLM loss (full and sampled
 softmax), Auto-class round trips and bad input."""
 
+import json
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -276,3 +280,37 @@ def test_bad_input_fails_clearly():
     bilm = tiny_model(ElmoForBiLM, vocab_size=5)
     with pytest.raises(ValueError, match=r"labels must be word ids in \[0, vocab_size=5\)"):
         bilm(**batch, labels=torch.tensor([[1, 9, 2, 0], [1, 2, 0, -100]]))
+
+
+def test_remote_code_checkpoint_loads_without_hfext(tmp_path):
+    """Plugins are self-contained: a saved checkpoint (model and character tokenizer) loads with
+    trust_remote_code=True in a process that never imports hfext."""
+    tokenizer = ElmoCharacterTokenizer.from_words(["the", "cat"])
+    model = tiny_model(ElmoForBiLM, vocab_size=len(tokenizer))
+    model.register_for_auto_class("AutoModelForPreTraining")
+    model.config.register_for_auto_class()
+    tokenizer.register_for_auto_class("AutoTokenizer")
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    assert {"modeling_elmo.py", "configuration_elmo.py", "tokenization_elmo.py"} <= set(os.listdir(tmp_path))
+    batch = tokenizer(["the cat sat"], return_tensors="pt", return_word_ids=True)
+    labels = batch.pop("word_ids")
+    with torch.no_grad():
+        expected = model(**batch, labels=labels).loss.item()
+    code = (
+        "import json, sys, torch\n"
+        "from transformers import AutoModelForPreTraining, AutoTokenizer\n"
+        f"m = AutoModelForPreTraining.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()\n"
+        f"t = AutoTokenizer.from_pretrained({str(tmp_path)!r}, trust_remote_code=True)\n"
+        "b = t(['the cat sat'], return_tensors='pt', return_word_ids=True)\n"
+        "loss = m(input_ids=b['input_ids'], attention_mask=b['attention_mask'], labels=b['word_ids']).loss.item()\n"
+        "print(json.dumps({'module': type(m).__module__, 'tok': type(t).__module__, 'hfext': 'hfext' in sys.modules, 'loss': loss}))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")}
+    done = subprocess.run([sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["module"].startswith("transformers_modules") and report["tok"].startswith("transformers_modules")
+    assert not report["hfext"]
+    assert report["loss"] == pytest.approx(expected, rel=1e-5)

@@ -11,7 +11,13 @@ import sys
 import pytest
 import torch
 import torch.nn.functional as F
-from hfext_elmo import ElmoCharacterTokenizer, ElmoConfig, ElmoForBiLM, ElmoModel
+from hfext_elmo import (
+    ElmoCharacterTokenizer,
+    ElmoConfig,
+    ElmoForBiLM,
+    ElmoModel,
+    remove_sentence_boundaries,
+)
 from hfext_elmo.modeling_elmo import sample_log_uniform_unique
 from transformers import AutoConfig, AutoModel, AutoModelForPreTraining, AutoTokenizer
 
@@ -132,6 +138,18 @@ def test_stateless_batching_and_padding_do_not_change_a_sentence():
         again = model(**tokenizer(sentences, return_tensors="pt")).hidden_states
     for first, second in zip(together, again):
         torch.testing.assert_close(first, second)
+
+
+def test_remove_sentence_boundaries_gives_allennlp_elmo_shapes():
+    model = tiny_model()
+    batch = ElmoCharacterTokenizer()(["one two three", "four"], return_tensors="pt")
+    with torch.no_grad():
+        out = model(**batch)
+    words, mask = remove_sentence_boundaries(out.elmo_representations, out.attention_mask)
+    assert words.shape == (2, 3, 12) and mask.tolist() == [[True, True, True], [True, False, False]]
+    torch.testing.assert_close(words[0], out.elmo_representations[0, 1:4])
+    torch.testing.assert_close(words[1, 0], out.elmo_representations[1, 1])
+    assert not words[1, 1:].any()  # </S> of the short row is gone, not moved
 
 
 def test_clipping_bounds_the_projection_and_layer_zero_is_the_token_layer_twice():

@@ -17,6 +17,7 @@ from .modeling_elmo import (
     ElmoModelOutput,
     ElmoPreTrainedModel,
     ElmoScalarMix,
+    remove_sentence_boundaries,
 )
 from .tokenization_elmo import ElmoCharacterTokenizer
 
@@ -41,4 +42,5 @@ __all__ = [
     "ElmoModelOutput",
     "ElmoPreTrainedModel",
     "ElmoScalarMix",
+    "remove_sentence_boundaries",
 ]

@@ -247,6 +247,15 @@ class ElmoScalarMix(nn.Module):
         return self.gamma * sum(weight * tensor for weight, tensor in zip(weights, tensors))
 
 
+def remove_sentence_boundaries(tensor: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Drop the ``<S>`` / ``</S>`` positions the tokenizer added: (B, T, D) -> (B, T - 2, D) and the new mask,
+    the shape AllenNLP's ``Elmo`` returns (it adds and removes the boundaries inside the module)."""
+    lengths = attention_mask.sum(dim=1)  # (B,)
+    words = tensor[:, 1:-1].clone()  # (B, T-2, D): every row loses its <S>
+    keep = torch.arange(words.shape[1], device=tensor.device)[None, :] < (lengths[:, None] - 2)  # ... and its </S>
+    return words * keep.unsqueeze(-1).to(words.dtype), keep
+
+
 class ElmoPreTrainedModel(PreTrainedModel):
     config_class = ElmoConfig
     base_model_prefix = "elmo"

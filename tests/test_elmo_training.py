@@ -70,6 +70,17 @@ def test_recipe_learns_both_directions(trained, gensim_data):
     assert results["num_parameters"] == sum(p.numel() for p in model.elmo.parameters())
 
 
+def test_recipe_continues_a_saved_model(trained, tmp_path, gensim_data):
+    output, results = trained
+    more = run_recipe(tmp_path / "more", gensim_data / "lee_background.cor", "--model_name_or_path", str(output),
+                      "--max_train_steps", "3")
+    assert more["vocab_size"] == results["vocab_size"] and more["train_steps"] == 3
+    assert more["train_forward_perplexity"] < 0.5 * results["vocab_size"]  # starts where the saved model was
+    assert AutoTokenizer.from_pretrained(tmp_path / "more").get_vocab() == AutoTokenizer.from_pretrained(output).get_vocab()
+    before = AutoModelForPreTraining.from_pretrained(output).lm_head.weight
+    assert not torch.equal(AutoModelForPreTraining.from_pretrained(tmp_path / "more").lm_head.weight, before)
+
+
 def cosine(a, b) -> float:
     return float(torch.nn.functional.cosine_similarity(a, b, dim=0))
 

@@ -292,6 +292,7 @@ def run_hfext(
             accelerator.unwrap_model(model), chunks, backend, seed,
             threads=args.workers, **{batch_param: centers_per_minibatch},
         )
+        centers_per_minibatch = getattr(task, batch_param, centers_per_minibatch)  # the task's per-model default
         total_steps = chunks.steps_per_epoch * epochs
         scheduler = make_scheduler("word2vec_linear", optimizer, total_steps, 0)
         timings["setup_s"] = time.perf_counter() - t0
@@ -393,6 +394,7 @@ def hfext_source_info() -> dict:
     except (OSError, subprocess.CalledProcessError):
         pass
     name, default = kernel_batch_parameter()
+    default = default if default is not None else "per model: the task's default_centers_per_lane()"
     info["kernel_batch_parameter"] = f"Word2VecTask({name}=..., default {default})"
     return info
 

@@ -34,9 +34,9 @@ from hfext.training import make_scheduler, train
 from hfext.training.args import (
     add_data_args,
     add_training_args,
+    finish_run,
     init_tracking,
     run_config,
-    save_pretrained_atomic,
     setup_accelerator,
     validate_common_args,
 )
@@ -179,14 +179,7 @@ def main(argv=None) -> dict:
             accelerator.num_processes, reduce=lambda t: accelerator.reduce(t, "sum"),
         )
         results.update({f"eval_{key}": value for key, value in evaluation.items()})
-    if accelerator.is_main_process:
-        save_pretrained_atomic(accelerator.unwrap_model(model), tokenizer, args.output_dir,
-                               {"all_results.json": json.dumps(results, indent=2)})
-        accelerator.print(json.dumps(results, indent=2))
-    accelerator.wait_for_everyone()
-    if args.with_tracking:
-        accelerator.end_training()
-    return results
+    return finish_run(accelerator, args, model, tokenizer, results)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ it once ``import hfext`` has run; ``hfext export glove-format`` writes the GloVe
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -29,14 +28,20 @@ from hfext.training import make_scheduler, train
 from hfext.training.args import (
     add_data_args,
     add_training_args,
+    finish_run,
     init_tracking,
     run_config,
-    save_pretrained_atomic,
     setup_accelerator,
     validate_common_args,
 )
 from hfext.training.embeddings import corpus_lines, evaluate
-from hfext.training.glove import BACKENDS, DEFAULT_BATCH_ENTRIES, GloVeTask, make_optimizer, resolve_backend
+from hfext.training.glove import (
+    BACKENDS,
+    DEFAULT_BATCH_ENTRIES,
+    GloVeTask,
+    make_optimizer,
+    resolve_backend,
+)
 from hfext.vectors import KeyedVectors
 
 logger = logging.getLogger(__name__)
@@ -145,14 +150,8 @@ def main(argv=None) -> dict:
                "backend": backend, "vocab_size": len(vocab), "cooccurrence_entries": int(matrix.nnz),
                "cooccurrence_seconds": cooccurrence_seconds, "train_seconds": train_seconds}
     if accelerator.is_main_process:
-        unwrapped = accelerator.unwrap_model(model)
-        results.update(evaluate(KeyedVectors.from_model(unwrapped, tokenizer), args))
-        save_pretrained_atomic(unwrapped, tokenizer, args.output_dir, {"all_results.json": json.dumps(results, indent=2)})
-        accelerator.print(json.dumps(results, indent=2))
-    accelerator.wait_for_everyone()
-    if args.with_tracking:
-        accelerator.end_training()
-    return results
+        results.update(evaluate(KeyedVectors.from_model(accelerator.unwrap_model(model), tokenizer), args))
+    return finish_run(accelerator, args, model, tokenizer, results)
 
 
 if __name__ == "__main__":

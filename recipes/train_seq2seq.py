@@ -20,7 +20,6 @@ hold the scores and the validation outputs.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -34,9 +33,9 @@ from hfext.training import make_scheduler, train
 from hfext.training.args import (
     NOT_RUN_CONFIG,
     add_training_args,
+    finish_run,
     init_tracking,
     run_config,
-    save_pretrained_atomic,
     setup_accelerator,
     validate_common_args,
 )
@@ -247,16 +246,8 @@ def main(argv=None) -> dict:
         results.update(metrics)
         if args.with_tracking:
             accelerator.log({k: v for k, v in metrics.items() if isinstance(v, float)}, step=state.global_step)
-    if accelerator.is_main_process:
-        extra = {"all_results.json": json.dumps(results, indent=2)}
-        if predictions is not None:
-            extra["generated_predictions.txt"] = "".join(f"{line}\n" for line in predictions)
-        save_pretrained_atomic(unwrapped, tokenizer, args.output_dir, extra)
-        accelerator.print(json.dumps(results, indent=2))
-    accelerator.wait_for_everyone()
-    if args.with_tracking:
-        accelerator.end_training()
-    return results
+    extra = {"generated_predictions.txt": "".join(f"{line}\n" for line in predictions)} if predictions is not None else None
+    return finish_run(accelerator, args, unwrapped, tokenizer, results, extra)
 
 
 if __name__ == "__main__":

@@ -137,3 +137,20 @@ def save_pretrained_atomic(model, tokenizer, output_dir: str | os.PathLike, extr
             os.chmod(item, 0o666 & ~umask)  # some writers create 0600 files; model folders are meant to be shared
         os.replace(item, output_dir / item.name)
     tmp.rmdir()
+
+
+def finish_run(accelerator: Accelerator, args: argparse.Namespace, model, tokenizer, results: dict,
+               extra_files: dict | None = None) -> dict:
+    """A recipe's last steps: the main process saves the model, tokenizer and ``all_results.json`` (plus
+    ``extra_files``) atomically into ``--output_dir`` and prints the results; every process waits for it,
+    and the trackers are closed. Returns ``results``."""
+    import json
+
+    if accelerator.is_main_process:
+        files = {"all_results.json": json.dumps(results, indent=2), **(extra_files or {})}
+        save_pretrained_atomic(accelerator.unwrap_model(model), tokenizer, args.output_dir, files)
+        accelerator.print(json.dumps(results, indent=2))
+    accelerator.wait_for_everyone()
+    if args.with_tracking:
+        accelerator.end_training()
+    return results

@@ -5,7 +5,6 @@ evaluations and the saved model directory. A recipe adds its own flags and says 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -22,10 +21,10 @@ from ..data import (
     read_lines,
 )
 from .args import (
+    finish_run,
     init_tracking,
     load_text_dataset,
     run_config,
-    save_pretrained_atomic,
     setup_accelerator,
     validate_common_args,
 )
@@ -175,14 +174,8 @@ def run_embedding_recipe(
     results = {"train_loss": state.loss_sum / max(state.loss_count, 1), "train_steps": state.global_step,
                "backend": backend, "vocab_size": len(vocab)}
     if accelerator.is_main_process:
-        unwrapped = accelerator.unwrap_model(model)
-        results.update(evaluate(keyed_vectors(unwrapped, tokenizer), args))
-        save_pretrained_atomic(unwrapped, tokenizer, args.output_dir, {"all_results.json": json.dumps(results, indent=2)})
-        accelerator.print(json.dumps(results, indent=2))
-    accelerator.wait_for_everyone()
-    if args.with_tracking:
-        accelerator.end_training()
-    return results
+        results.update(evaluate(keyed_vectors(accelerator.unwrap_model(model), tokenizer), args))
+    return finish_run(accelerator, args, model, tokenizer, results)
 
 
 def word_counts_with_unk(vocab: Vocabulary) -> np.ndarray:

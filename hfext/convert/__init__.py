@@ -3,6 +3,7 @@
 - :func:`convert_fasttext_bin` / :func:`save_fasttext_bin`: Facebook fastText ``.bin`` <-> ``hfext-fasttext``.
 - :func:`convert_glove_text`: GloVe text vectors -> ``hfext-glove``.
 - :func:`convert_allennlp_elmo`: AllenNLP/bilm-tf ELMo ``options.json`` + ``weights.hdf5`` -> ``hfext-elmo``.
+- :func:`convert_hf_gpt2`: a transformers ``GPT2LMHeadModel`` directory -> ``hfext-gpt``.
 """
 
 from .allennlp_elmo import (
@@ -17,5 +18,6 @@ from .fasttext import (
     save_fasttext_bin,
 )
 from .glove import convert_glove_text
+from .gpt2 import GPT2FormatError, convert_hf_gpt2
 
-__all__ = ["AllenNLPElmoFormatError", "FastTextFormatError", "convert_allennlp_elmo", "convert_fasttext_bin", "convert_glove_text", "load_allennlp_elmo", "read_fasttext_bin_info", "save_fasttext_bin"]
+__all__ = ["AllenNLPElmoFormatError", "FastTextFormatError", "GPT2FormatError", "convert_allennlp_elmo", "convert_fasttext_bin", "convert_glove_text", "convert_hf_gpt2", "load_allennlp_elmo", "read_fasttext_bin_info", "save_fasttext_bin"]

@@ -11,6 +11,7 @@
     hfext convert fasttext-bin cc.en.300.bin ft [--vec ft.vec]   Facebook fastText .bin -> model folder (streaming)
     hfext convert glove-text glove.6B.100d.txt glove              GloVe text vectors -> model folder
     hfext convert allennlp-elmo options.json weights.hdf5 elmo   AllenNLP/bilm-tf ELMo -> hfext-elmo folder
+    hfext convert hf-bert bert-dir bert                        transformers BERT folder -> hfext-bert folder
     hfext convert hf-gpt2 gpt2-dir gpt                         transformers GPT-2 folder -> hfext-gpt folder
     hfext export fasttext-bin ft model.bin                    ... and back (byte-identical for a converted .bin)
     hfext plot pca MODEL_DIR --analogy_section capital-common-countries --out capitals.png   (or plot tsne)
@@ -609,6 +610,27 @@ def cmd_convert_hf_gpt2(args) -> int:
     return 0
 
 
+def cmd_convert_hf_bert(args) -> int:
+    from hfext.convert import BertCheckpointError, convert_hf_bert
+
+    src = Path(args.src).expanduser()
+    if not src.is_dir():
+        raise CLIError(f"'{args.src}' is not a directory; SRC must be a transformers BERT model folder (save_pretrained output)")
+    dst = Path(args.dst).expanduser()
+    if dst.exists() and any(dst.iterdir()) and not args.overwrite:
+        raise CLIError(f"'{args.dst}' exists and is not empty; pass --overwrite to replace the model in it, or another folder")
+    try:
+        convert_hf_bert(src, dst, overwrite=args.overwrite)
+    except (FileNotFoundError, BertCheckpointError) as error:
+        raise CLIError(f"cannot convert '{args.src}': {error}") from None
+    with open(dst / "config.json", encoding="utf8") as fin:
+        config = json.load(fin)
+    print(f"converted {args.src} ({config['architectures'][0]}, {config['num_hidden_layers']} layers, hidden "
+          f"{config['hidden_size']}, vocabulary {config['vocab_size']}) to {dst}")
+    print(f"next: AutoModel.from_pretrained('{dst}') after `import hfext` (or AutoModelForMaskedLM / ...ForPreTraining)")
+    return 0
+
+
 def cmd_convert_allennlp_elmo(args) -> int:
     from hfext.convert import AllenNLPElmoFormatError, convert_allennlp_elmo
 
@@ -974,6 +996,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("dst", metavar="DST", help="the model folder to create")
     q.add_argument("--overwrite", action="store_true", help="replace the model in DST if it exists")
     q.set_defaults(func=cmd_convert_hf_gpt2)
+    q = convert_sub.add_parser("hf-bert", help="transformers BERT folder (BertModel/ForMaskedLM/ForPreTraining) -> hfext-bert folder")
+    q.add_argument("src", metavar="SRC", help="a transformers BERT model folder (config.json + weights, tokenizer files)")
+    q.add_argument("dst", metavar="DST", help="the model folder to create")
+    q.add_argument("--overwrite", action="store_true", help="replace the model in DST if it exists")
+    q.set_defaults(func=cmd_convert_hf_bert)
     q = convert_sub.add_parser("allennlp-elmo", help="AllenNLP/bilm-tf ELMo (options.json + weights.hdf5) -> hfext-elmo folder")
     q.add_argument("options", metavar="OPTIONS_JSON", help="the options file published with the weights")
     q.add_argument("weights", metavar="WEIGHTS_HDF5", help="the bilm-tf/AllenNLP weight file")

@@ -21,6 +21,7 @@ from transformers import (
     AutoModel,
     AutoModelForMaskedLM,
     AutoModelForPreTraining,
+    AutoModelForQuestionAnswering,
     AutoTokenizer,
     pipeline,
 )
@@ -306,3 +307,41 @@ def test_wordpiece_tokenizer_pairs_and_pipelines(tmp_path):
         probs = classifier(**tokenizer("The dog played in the garden.", return_tensors="pt")).logits.softmax(-1)[0]
     assert result["label"] == labels[int(probs.argmax())]
     assert result["score"] == pytest.approx(float(probs.max()), abs=1e-5)
+
+
+def test_question_answering_head_token_classification_and_feature_extraction_pipelines(tmp_path):
+    tokenizer = wordpiece_tokenizer()
+    tokenizer.model_max_length = 32
+    config = {"vocab_size": len(tokenizer), "max_position_embeddings": 32}
+    text = "Paris is the capital of France."
+
+    torch.manual_seed(0)
+    BertForQuestionAnswering(tiny_config(**config)).save_pretrained(tmp_path / "qa")
+    tokenizer.save_pretrained(tmp_path / "qa")
+    # transformers 5 removed the question-answering pipeline; the Auto class still finds the head.
+    qa = AutoModelForQuestionAnswering.from_pretrained(tmp_path / "qa").eval()
+    encoded = tokenizer("What is the capital of France?", text, return_tensors="pt")
+    out = qa(**encoded)
+    assert type(qa) is BertForQuestionAnswering and out.start_logits.shape == encoded["input_ids"].shape
+
+    torch.manual_seed(0)
+    labels = {0: "O", 1: "B-LOC", 2: "I-LOC"}
+    tagger = BertForTokenClassification(tiny_config(**config, num_labels=3, id2label=labels,
+                                                    label2id={v: k for k, v in labels.items()}))
+    tagger.save_pretrained(tmp_path / "ner")
+    tokenizer.save_pretrained(tmp_path / "ner")
+    entities = pipeline("token-classification", model=str(tmp_path / "ner"), device="cpu")(text)
+    with torch.no_grad():
+        predicted = tagger.eval()(**tokenizer(text, return_tensors="pt")).logits[0, 1:-1].argmax(-1)  # no [CLS]/[SEP]
+    assert len(entities) == int((predicted != 0).sum()) > 0  # every non-O token is reported
+    for entity in entities:  # the offsets point back into the text
+        assert entity["word"] == text[entity["start"]:entity["end"]].lower() and entity["entity"] in ("B-LOC", "I-LOC")
+
+    torch.manual_seed(0)
+    encoder = BertModel(tiny_config(**config)).eval()
+    encoder.save_pretrained(tmp_path / "base")
+    tokenizer.save_pretrained(tmp_path / "base")
+    features = pipeline("feature-extraction", model=str(tmp_path / "base"), device="cpu")(text, return_tensors=True)
+    with torch.no_grad():
+        expected = encoder(**tokenizer(text, return_tensors="pt")).last_hidden_state
+    torch.testing.assert_close(features, expected, atol=1e-5, rtol=1e-5)

@@ -1,9 +1,8 @@
 """transformers GPT-2 (``GPT2LMHeadModel`` directory) -> an ``hfext-gpt`` model directory.
 
-GPT-2 stores its projections as ``Conv1D`` (``y = x W + b`` with W of shape (in, out)) and fuses the query, key
-and value projections into one ``c_attn``; hfext-gpt uses ``nn.Linear`` (W of shape (out, in)) with separate
-q/k/v projections, so the weights are transposed and split. Everything else maps one to one; the tokenizer
-files are copied unchanged.
+GPT-2 stores its projections as ``Conv1D`` (``y = x W + b`` with W of shape (in, out)); hfext-gpt uses
+``nn.Linear`` (W of shape (out, in)) with the same names and the same fused q/k/v ``c_attn`` layout, so the
+matrices are transposed and everything else maps one to one; the tokenizer files are copied unchanged.
 
 >>> convert_hf_gpt2("gpt2-local-dir", "gpt2-hfext")  # doctest: +SKIP
 """
@@ -65,7 +64,7 @@ def gpt2_config_to_gpt(gpt2_config: dict):
 
 
 def gpt2_state_dict_to_gpt(state: dict[str, torch.Tensor], n_layer: int) -> dict[str, torch.Tensor]:
-    """Rename, transpose (Conv1D -> Linear) and split (c_attn -> q/k/v) a ``GPT2LMHeadModel`` state dict."""
+    """Rename and transpose (Conv1D -> Linear) a ``GPT2LMHeadModel`` state dict."""
     state = {key.removeprefix("transformer."): value for key, value in state.items()}
     if "wte.weight" not in state or "h.0.attn.c_attn.weight" not in state:
         raise GPT2FormatError("the weights have no wte.weight / h.0.attn.c_attn.weight: not a GPT-2 state dict")
@@ -75,13 +74,9 @@ def gpt2_state_dict_to_gpt(state: dict[str, torch.Tensor], n_layer: int) -> dict
         for norm in ("ln_1", "ln_2"):
             out[f"{dst}{norm}.weight"] = state[f"{src}{norm}.weight"]
             out[f"{dst}{norm}.bias"] = state[f"{src}{norm}.bias"]
-        q, k, v = state[f"{src}attn.c_attn.weight"].t().chunk(3, dim=0)  # (3d, d) -> 3 x (d, d)
-        qb, kb, vb = state[f"{src}attn.c_attn.bias"].chunk(3)
-        for name, weight, bias in (("q_proj", q, qb), ("k_proj", k, kb), ("v_proj", v, vb)):
-            out[f"{dst}attn.{name}.weight"] = weight.contiguous()
-            out[f"{dst}attn.{name}.bias"] = bias.contiguous()
-        out[f"{dst}attn.out_proj.weight"] = state[f"{src}attn.c_proj.weight"].t().contiguous()
-        out[f"{dst}attn.out_proj.bias"] = state[f"{src}attn.c_proj.bias"]
+        for name in ("c_attn", "c_proj"):
+            out[f"{dst}attn.{name}.weight"] = state[f"{src}attn.{name}.weight"].t().contiguous()
+            out[f"{dst}attn.{name}.bias"] = state[f"{src}attn.{name}.bias"]
         for name in ("c_fc", "c_proj"):
             out[f"{dst}mlp.{name}.weight"] = state[f"{src}mlp.{name}.weight"].t().contiguous()
             out[f"{dst}mlp.{name}.bias"] = state[f"{src}mlp.{name}.bias"]

@@ -33,7 +33,7 @@ from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
-from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
+from transformers.cache_utils import Cache, DynamicCache
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import (
     BaseModelOutputWithPast,
@@ -74,57 +74,38 @@ def eager_attention_forward(
     return output.transpose(1, 2).contiguous(), weights  # (B, T, nh, hs)
 
 
-# Copied from hfext_transformer.modeling_transformer.TransformerAttention with Transformer->GPT
 class GPTAttention(nn.Module):
-    """Multi-head attention (section 3.2.2): h heads of size d_model / h, projected back to d_model.
+    """Masked multi-head self-attention: h heads of size n_embd / h, projected back to n_embd.
 
-    Self-attention when ``key_value_states`` is None, else cross-attention over the encoder output. With a
-    cache, self-attention appends this step's keys/values; cross-attention computes them once and reuses them."""
+    Not a copy of ``hfext_transformer``'s attention (which has separate q/k/v projections and always takes an
+    explicit mask): q, k and v come from one fused projection (one matmul instead of three, GPT-2's ``c_attn``
+    layout), and without padding or a cached prefix SDPA's built-in causal kernel runs with no mask at all."""
 
-    def __init__(self, config: GPTConfig, is_causal: bool = False, layer_idx: int | None = None):
+    def __init__(self, config: GPTConfig, layer_idx: int | None = None):
         super().__init__()
         self.config = config
-        self.embed_dim = config.d_model
-        self.num_heads = config.num_heads
-        self.head_dim = config.d_model // config.num_heads
+        self.embed_dim = config.n_embd
+        self.num_heads = config.n_head
+        self.head_dim = config.n_embd // config.n_head
         self.scaling = self.head_dim**-0.5  # the 1/sqrt(d_k) of scaled dot-product attention
         self.dropout = config.attention_dropout
-        self.is_causal = is_causal
+        self.is_causal = True
         self.layer_idx = layer_idx
-        self.q_proj = nn.Linear(self.embed_dim, self.embed_dim)
-        self.k_proj = nn.Linear(self.embed_dim, self.embed_dim)
-        self.v_proj = nn.Linear(self.embed_dim, self.embed_dim)
-        self.out_proj = nn.Linear(self.embed_dim, self.embed_dim)
+        self.c_attn = nn.Linear(self.embed_dim, 3 * self.embed_dim)
+        self.c_proj = nn.Linear(self.embed_dim, self.embed_dim)
 
     def forward(
         self,
         hidden_states: torch.Tensor,
-        key_value_states: torch.Tensor | None = None,
         attention_mask: torch.Tensor | None = None,
         cache: Cache | None = None,
         **kwargs,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        is_cross_attention = key_value_states is not None
         batch_size, length = hidden_states.shape[:2]
-        query = self.q_proj(hidden_states).view(batch_size, length, -1, self.head_dim).transpose(1, 2)  # (B, nh, T, hs)
-
-        layer_cache, reuse = cache, False
-        if isinstance(cache, EncoderDecoderCache):
-            layer_cache = cache.cross_attention_cache if is_cross_attention else cache.self_attention_cache
-            reuse = is_cross_attention and cache.is_updated.get(self.layer_idx, False)
-        if reuse:  # the encoder output does not change while decoding: its keys/values were cached at step 1
-            key = layer_cache.layers[self.layer_idx].keys
-            value = layer_cache.layers[self.layer_idx].values
-        else:
-            source = key_value_states if is_cross_attention else hidden_states
-            kv_shape = (batch_size, source.shape[1], -1, self.head_dim)
-            key = self.k_proj(source).view(kv_shape).transpose(1, 2)  # (B, nh, S, hs)
-            value = self.v_proj(source).view(kv_shape).transpose(1, 2)  # (B, nh, S, hs)
-            if layer_cache is not None:
-                key, value = layer_cache.update(key, value, self.layer_idx)
-                if is_cross_attention and isinstance(cache, EncoderDecoderCache):
-                    cache.is_updated[self.layer_idx] = True
-
+        qkv = self.c_attn(hidden_states).view(batch_size, length, 3, self.num_heads, self.head_dim)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, nh, T, hs)
+        if cache is not None:
+            key, value = cache.update(key, value, self.layer_idx)  # (B, nh, past + T, hs)
         attention_interface = ALL_ATTENTION_FUNCTIONS.get_interface(self.config._attn_implementation, eager_attention_forward)
         output, weights = attention_interface(
             self,
@@ -134,11 +115,12 @@ class GPTAttention(nn.Module):
             attention_mask,
             dropout=self.dropout if self.training else 0.0,
             scaling=self.scaling,
-            is_causal=False,  # the encoder/decoder put every causal and padding constraint in attention_mask
+            # GPTModel passes mask=None only where plain causal attention is exactly right (see _needs_mask).
+            is_causal=attention_mask is None,
             **kwargs,
         )
         output = output.reshape(batch_size, length, self.embed_dim)  # (B, T, d): heads concatenated
-        return self.out_proj(output), weights
+        return self.c_proj(output), weights
 
 
 def _check_token_ids(input_ids: torch.Tensor, vocab_size: int) -> None:
@@ -172,7 +154,7 @@ class GPTBlock(GradientCheckpointingLayer):
         self.pre_norm = config.pre_norm
         self.dropout = config.dropout
         self.ln_1 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
-        self.attn = GPTAttention(config, is_causal=True, layer_idx=layer_idx)
+        self.attn = GPTAttention(config, layer_idx=layer_idx)
         self.ln_2 = nn.LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)
         self.mlp = GPTMLP(config)
 
@@ -215,8 +197,7 @@ class GPTPreTrainedModel(PreTrainedModel):
             init.zeros_(module.bias)
         if isinstance(module, (GPTAttention, GPTMLP)):
             # GPT-2 section 2.3: residual projections scaled by 1/sqrt(N), N = 2 residual adds per block.
-            projection = module.out_proj if isinstance(module, GPTAttention) else module.c_proj
-            init.normal_(projection.weight, mean=0.0, std=std / math.sqrt(2 * self.config.n_layer))
+            init.normal_(module.c_proj.weight, mean=0.0, std=std / math.sqrt(2 * self.config.n_layer))
 
 
 class GPTModel(GPTPreTrainedModel):
@@ -291,13 +272,16 @@ class GPTModel(GPTPreTrainedModel):
         hidden_states = inputs_embeds + self.wpe(position_ids).to(inputs_embeds.dtype)
         hidden_states = F.dropout(hidden_states, p=self.config.dropout, training=self.training)  # (B, T, d)
 
-        # Position t may attend to positions <= t (past + t in absolute terms) that are not padding.
+        # Position t may attend to positions <= t (past + t in absolute terms) that are not padding. Without
+        # padding, SDPA's causal kernel needs no mask for a fresh sequence, and one new token sees the whole cache.
+        padded = attention_mask is not None and not bool(attention_mask.all())
+        plain_causal = past == 0 and self.config._attn_implementation == "sdpa"
         mask = None
-        if length > 1 or attention_mask is not None:
+        if padded or (length > 1 and not plain_causal):
             query_pos = torch.arange(past, past + length, device=hidden_states.device)
             key_pos = torch.arange(past + length, device=hidden_states.device)
             allowed = (key_pos[None, :] <= query_pos[:, None])[None, None]  # (1, 1, T, past + T)
-            if attention_mask is not None:
+            if padded:
                 allowed = allowed & attention_mask.bool()[:, None, None, :]  # (B, 1, T, past + T)
             mask = _additive_mask(allowed, hidden_states.dtype)
 
@@ -367,9 +351,12 @@ class GPTForCausalLM(GPTPreTrainedModel, GenerationMixin):
         loss = None
         if labels is not None:
             # L = -sum_t log P(u_t | u_<t): logits at t predict the token at t + 1.
-            shift_logits = logits[:, :-1, :].float().reshape(-1, logits.size(-1))
-            shift_labels = labels[:, 1:].to(logits.device).reshape(-1)
-            loss = F.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
+            # Shift the labels, not the logits: no copy of the (B, T, V) tensor (the last position gets -100).
+            shift_labels = F.pad(labels.to(logits.device), (0, 1), value=-100)[:, 1:]
+            if shift_labels.shape[1] != logits.shape[1]:
+                raise ValueError(f"labels have {labels.shape[1]} positions but logits_to_keep left {logits.shape[1]}; "
+                                 "pass logits_to_keep=0 when computing the loss")
+            loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), shift_labels.reshape(-1), ignore_index=-100)
         return CausalLMOutputWithPast(
             loss=loss, logits=logits, cache=outputs.cache,
             hidden_states=outputs.hidden_states, attentions=outputs.attentions,

@@ -2,6 +2,11 @@
 decoding, left-padding invariance, greedy / sampling / beam search through GenerationMixin, gradient
 checkpointing, the post-LN (GPT-1) layout, pipeline("text-generation") and bad input."""
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 from hfext_gpt import GPTConfig, GPTForCausalLM, GPTModel
@@ -209,3 +214,28 @@ def test_text_generation_pipeline_on_a_saved_directory(tmp_path):
     ids = tokenizer("the cat", return_tensors="pt").input_ids
     direct = model.generate(ids, max_new_tokens=6, do_sample=False)
     assert text == tokenizer.decode(direct[0], skip_special_tokens=True)
+
+
+def test_remote_code_checkpoint_loads_and_generates_without_hfext(tmp_path):
+    model = tiny_model(seed=3)
+    model.register_for_auto_class("AutoModelForCausalLM")
+    model.config.register_for_auto_class()
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["auto_map"]["AutoModelForCausalLM"] == "modeling_gpt.GPTForCausalLM"
+    assert {"modeling_gpt.py", "configuration_gpt.py"} <= set(os.listdir(tmp_path))
+    expected = model.generate(torch.tensor([[3, 9, 4]]), max_new_tokens=8, do_sample=False, eos_token_id=None)
+    code = (
+        "import json, sys, torch\n"
+        "from transformers import AutoModelForCausalLM\n"
+        f"m = AutoModelForCausalLM.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()\n"
+        "out = m.generate(torch.tensor([[3, 9, 4]]), max_new_tokens=8, do_sample=False, eos_token_id=None)\n"
+        "print(json.dumps({'module': type(m).__module__, 'hfext': 'hfext' in sys.modules, 'tokens': out.tolist()}))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")}
+    done = subprocess.run([sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["module"].startswith("transformers_modules") and not report["hfext"]
+    assert report["tokens"] == expected.tolist()

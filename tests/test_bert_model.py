@@ -345,3 +345,45 @@ def test_question_answering_head_token_classification_and_feature_extraction_pip
     with torch.no_grad():
         expected = encoder(**tokenizer(text, return_tensors="pt")).last_hidden_state
     torch.testing.assert_close(features, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_remote_code_checkpoint_loads_without_hfext(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    model = tiny(BertForMaskedLM, seed=3)
+    model.register_for_auto_class("AutoModelForMaskedLM")
+    model.config.register_for_auto_class()
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["auto_map"]["AutoModelForMaskedLM"] == "modeling_bert.BertForMaskedLM"
+    assert {"modeling_bert.py", "configuration_bert.py"} <= set(os.listdir(tmp_path))
+    ids = [[2, 7, 8, 3, 9, 3]]
+    expected = model(input_ids=torch.tensor(ids)).logits
+    code = (
+        "import json, sys, torch\n"
+        "from transformers import AutoModelForMaskedLM\n"
+        f"m = AutoModelForMaskedLM.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()\n"
+        f"logits = m(input_ids=torch.tensor({ids})).logits\n"
+        "print(json.dumps({'module': type(m).__module__, 'hfext': 'hfext' in sys.modules, 'logits': logits.tolist()}))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")}
+    done = subprocess.run([sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True, timeout=300,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["module"].startswith("transformers_modules") and not report["hfext"]
+    torch.testing.assert_close(torch.tensor(report["logits"]), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_resize_token_embeddings_keeps_the_tie_and_the_output_bias(tmp_path):
+    model = tiny(BertForPreTraining)
+    old_bias = model.predictions.decoder.bias.detach().clone()
+    model.resize_token_embeddings(VOCAB + 4)
+    assert model.config.vocab_size == VOCAB + 4
+    assert model.predictions.decoder.weight is model.bert.embeddings.word_embeddings.weight
+    assert model.predictions.decoder.bias.shape == (VOCAB + 4,)
+    torch.testing.assert_close(model.predictions.decoder.bias[:VOCAB], old_bias)
+    assert model(torch.tensor([[2, VOCAB + 3, 3]])).prediction_logits.shape == (1, 3, VOCAB + 4)

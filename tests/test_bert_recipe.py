@@ -81,3 +81,34 @@ def test_two_process_accelerate_launch(tmp_path, gensim_data):
     results = json.loads((out / "all_results.json").read_text())
     assert results["train_steps"] == 10 and math.isfinite(results["eval_mlm_loss"])
     assert AutoModelForPreTraining.from_pretrained(out).config.model_type == "hfext-bert"
+
+
+def test_resume_after_a_crash_reaches_the_uninterrupted_weights(recipe, gensim_data, tmp_path, monkeypatch):
+    """Checkpointed optimizer, schedule, data position and the per-step seeded masking restore exactly."""
+    from safetensors.torch import load_file
+
+    from hfext.training.bert import BertPretrainingTask
+
+    # One tokenizer for both runs: the WordPiece trainer breaks frequency ties in hash-map order.
+    lines = [line.strip() for line in (gensim_data / "lee_background.cor").read_text().splitlines() if line.strip()]
+    train_wordpiece(lines, 1000).save_pretrained(tmp_path / "tokenizer")
+    flags = ["--train_file", str(gensim_data / "lee_background.cor"), *TINY, "--max_train_steps", "8",
+             "--checkpointing_steps", "3", "--validation_split_percentage", "0", "--tokenizer_name", str(tmp_path / "tokenizer")]
+    recipe.main([*flags, "--output_dir", str(tmp_path / "full")])
+    original = BertPretrainingTask.step
+
+    def crash_at_step_5(self, model, epoch, step, lr, next_lr):
+        if step == 5:
+            raise KeyboardInterrupt("simulated crash")
+        return original(self, model, epoch, step, lr, next_lr)
+
+    monkeypatch.setattr(BertPretrainingTask, "step", crash_at_step_5)
+    with pytest.raises(KeyboardInterrupt):
+        recipe.main([*flags, "--output_dir", str(tmp_path / "resumed")])
+    monkeypatch.setattr(BertPretrainingTask, "step", original)
+    recipe.main([*flags, "--output_dir", str(tmp_path / "resumed"), "--resume_from_checkpoint", "latest"])
+    full = load_file(tmp_path / "full" / "model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "model.safetensors")
+    assert full.keys() == resumed.keys()
+    for name in full:
+        torch.testing.assert_close(resumed[name], full[name], rtol=0, atol=0)

@@ -41,6 +41,13 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int = 8000, lowercase: boo
     tokenizer.decoder = decoders.WordPiece()
     tokenizer.train_from_iterator(texts, trainers.WordPieceTrainer(
         vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=SPECIAL_TOKENS, show_progress=False))
+    # The trainer numbers the initial alphabet in hash-map order, so two runs usually give the same pieces with
+    # different ids; renumber them (special tokens first, then sorted). Frequency ties between candidate merges are
+    # also broken in hash-map order, so on a small corpus the piece set itself can differ between runs: for an
+    # exactly reproducible run, train the tokenizer once and pass it with --tokenizer_name.
+    vocab = tokenizer.get_vocab()
+    ordered = SPECIAL_TOKENS + sorted(token for token in vocab if token not in SPECIAL_TOKENS)
+    tokenizer.model = models.WordPiece({token: i for i, token in enumerate(ordered)}, unk_token="[UNK]")
     cls, sep = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])

@@ -13,7 +13,8 @@ validation text from ``--validation_file`` or else the last ``--validation_split
 Without ``--tokenizer_name`` a GPT-2-style byte-level BPE is trained on the training text. Texts are
 tokenized, joined with ``<|endoftext|>`` and cut into ``--block_size`` blocks. Optimisation as in nanoGPT /
 GPT-2: AdamW (beta2 0.95, weight decay 0.1 on matrices only, none on biases and LayerNorms), linear warmup
-then cosine decay, gradient clipping at 1.0. Validation perplexity every ``--eval_steps`` and at the end;
+then cosine decay, gradient clipping at 1.0. Validation perplexity every ``--eval_steps`` and at the end
+(with the unigram perplexity of the same positions as the bar to clear);
 ``samples.txt`` holds a few sampled continuations. The output folder loads with
 ``AutoModelForCausalLM.from_pretrained`` / ``AutoTokenizer.from_pretrained`` (after ``import hfext``) and
 with ``pipeline("text-generation", model=out)``.
@@ -48,6 +49,7 @@ from hfext.training.causal_lm import (
     group_texts,
     parameter_groups,
     train_byte_level_bpe,
+    unigram_perplexity,
 )
 
 logger = logging.getLogger(__name__)
@@ -166,7 +168,8 @@ def sample(model, tokenizer, args, device) -> list[str]:
         ids = torch.tensor([[tokenizer.eos_token_id]], device=device)
     ids = ids[:, -(model.config.n_positions - args.max_new_tokens) :]
     with torch.no_grad():
-        out = model.generate(ids.repeat(args.num_samples, 1), do_sample=True, top_k=50, temperature=0.8,
+        ids = ids.repeat(args.num_samples, 1)
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, top_k=50, temperature=0.8,
                              max_new_tokens=args.max_new_tokens, pad_token_id=model.config.pad_token_id)
     model.train()
     return [tokenizer.decode(row, skip_special_tokens=True) for row in out]
@@ -235,6 +238,7 @@ def main(argv=None) -> dict:
     if eval_blocks is not None:
         evaluate(state.global_step)
         results.update({"eval_loss": history[-1]["eval_loss"], "perplexity": history[-1]["perplexity"],
+                        "unigram_perplexity": unigram_perplexity(train_blocks, eval_blocks, len(tokenizer)),
                         "eval_history": history})
     samples = sample(unwrapped, tokenizer, args, accelerator.device) if args.num_samples > 0 else []
     for text in samples:

@@ -18,6 +18,7 @@ from hfext.training.causal_lm import (
     group_texts,
     parameter_groups,
     train_byte_level_bpe,
+    unigram_perplexity,
 )
 
 TINY = ["--block_size", "64", "--vocab_size", "512", "--n_embd", "64", "--n_layer", "2", "--n_head", "4",
@@ -41,11 +42,14 @@ def recipe():
 def test_tiny_gpt_learns_the_lee_corpus_and_reloads(recipe, gensim_data, tmp_path):
     out = tmp_path / "gpt"
     results = recipe.main(["--train_file", str(gensim_data / "lee_background.cor"), "--output_dir", str(out), *TINY,
-                           "--max_train_steps", "80", "--eval_steps", "20", "--validation_split_percentage", "10"])
+                           "--max_train_steps", "200", "--num_train_epochs", "10", "--eval_steps", "50",
+                           "--validation_split_percentage", "10"])
     history = [entry["perplexity"] for entry in results["eval_history"]]
-    assert [entry["step"] for entry in results["eval_history"]] == [20, 40, 60, 80]
+    assert [entry["step"] for entry in results["eval_history"]] == [50, 100, 150, 200]
     assert history[-1] < history[0] and history[-1] < 0.45 * results["vocab_size"]  # uniform guessing = vocab_size
-    assert results["train_steps"] == 80
+    assert results["train_steps"] == 200
+    # measured 124 vs 197: context was learned, not just token frequencies
+    assert results["perplexity"] < 0.8 * results["unigram_perplexity"]
     saved = json.loads((out / "all_results.json").read_text())
     assert saved["perplexity"] == pytest.approx(results["perplexity"])
     assert len((out / "samples.txt").read_text().splitlines()) == 2
@@ -69,6 +73,8 @@ def test_bpe_blocks_and_optimizer_groups():
     ids = tokenizer("hello world", add_special_tokens=False).input_ids
     stream = (ids + [tokenizer.eos_token_id]) * 10
     assert blocks.shape == (len(stream) // 8, 8) and blocks.flatten().tolist() == stream[: blocks.numel()]
+    two = torch.tensor([[5, 6] * 4])
+    assert unigram_perplexity(two, two, 300) == pytest.approx(308 / 5)  # add-one: p = (4 + 1) / (8 + 300) for both
     with pytest.raises(ValueError, match="fewer than one --block_size block"):
         group_texts(tokenizer, ["hi"], 64)
     from hfext_gpt import GPTConfig, GPTForCausalLM

@@ -115,3 +115,11 @@ def evaluate_perplexity(accelerator, model, blocks: torch.Tensor, batch_size: in
     model.train()
     loss = float(total[0] / total[1].clamp(min=1))
     return {"eval_loss": loss, "perplexity": math.exp(min(loss, 700.0))}
+
+
+def unigram_perplexity(train_blocks: torch.Tensor, eval_blocks: torch.Tensor, vocab_size: int) -> float:
+    """The perplexity of add-one-smoothed training token frequencies on the evaluated positions: the bar a
+    language model must clear to have learned anything about context."""
+    counts = torch.bincount(train_blocks.flatten(), minlength=vocab_size).double() + 1.0
+    log_probs = (counts / counts.sum()).log()
+    return math.exp(-float(log_probs[eval_blocks[:, 1:].flatten()].mean()))

@@ -23,21 +23,18 @@ import json
 import logging
 import math
 import sys
-import time
 
 import numpy as np
 import torch
 
 import hfext  # noqa: F401  (registers the hfext model types with the Auto classes)
 from hfext.data import Vocabulary, read_lines
-from hfext.training import make_scheduler, train
 from hfext.training.args import (
     add_data_args,
     add_training_args,
     finish_run,
-    init_tracking,
-    run_config,
     setup_accelerator,
+    train_with_args,
     validate_common_args,
 )
 from hfext.training.elmo import ElmoSentences, ElmoTask, evaluate_perplexity
@@ -145,20 +142,7 @@ def main(argv=None) -> dict:
     model, optimizer = accelerator.prepare(model, optimizer)
     task = ElmoTask(train_data, args.per_device_train_batch_size, args.seed, accelerator.device,
                     rank=accelerator.process_index, world_size=accelerator.num_processes)
-    total_steps = math.ceil(task.steps_per_epoch() * args.num_train_epochs / args.gradient_accumulation_steps)
-    if args.max_train_steps:
-        total_steps = min(total_steps, args.max_train_steps)
-    scheduler = make_scheduler(args.lr_scheduler_type, optimizer, total_steps, args.num_warmup_steps)
-    init_tracking(accelerator, args, "pretrain_elmo")
-    start = time.perf_counter()
-    state = train(
-        accelerator, model, optimizer, scheduler, task, args.num_train_epochs, args.output_dir,
-        run_config=run_config(args, accelerator.unwrap_model(model).config),
-        checkpointing_steps=args.checkpointing_steps, resume_from_checkpoint=args.resume_from_checkpoint,
-        logging_steps=args.logging_steps, max_grad_norm=args.max_grad_norm, max_train_steps=args.max_train_steps,
-        with_tracking=args.with_tracking, progress_unit="batch",
-    )
-    train_seconds = time.perf_counter() - start
+    state, train_seconds = train_with_args(accelerator, args, model, optimizer, task, "pretrain_elmo", progress_unit="batch")
 
     # Train perplexities: over this run's steps, all processes (a resumed run counts its own steps only).
     sums = accelerator.reduce(torch.tensor([task.forward_nll, task.backward_nll, task.num_targets],

@@ -24,14 +24,13 @@ import torch
 import hfext  # noqa: F401  (registers the hfext model types with the Auto classes)
 from hfext.data import EncodedCorpus, Vocabulary, file_fingerprint
 from hfext.data.cooccurrence import cached_cooccurrence
-from hfext.training import make_scheduler, train
 from hfext.training.args import (
     add_data_args,
     add_training_args,
     finish_run,
-    init_tracking,
     run_config,
     setup_accelerator,
+    train_with_args,
     validate_common_args,
 )
 from hfext.training.embeddings import corpus_lines, evaluate
@@ -131,20 +130,10 @@ def main(argv=None) -> dict:
         getattr(optimizer, "optimizer", optimizer),  # the kernel updates the AdaGrad accumulators itself
         rank=accelerator.process_index, world_size=accelerator.num_processes, threads=args.workers,
     )
-    total_steps = task.steps_per_epoch() * args.num_train_epochs // args.gradient_accumulation_steps
-    if args.max_train_steps:
-        total_steps = min(total_steps, args.max_train_steps)
-    scheduler = make_scheduler(args.lr_scheduler_type, optimizer, total_steps, args.num_warmup_steps)
-    init_tracking(accelerator, args, "pretrain_glove")
-    start = time.perf_counter()
-    state = train(
-        accelerator, model if backend == "torch" else accelerator.unwrap_model(model), optimizer, scheduler, task,
-        args.num_train_epochs, args.output_dir, run_config=run_config(args, accelerator.unwrap_model(model).config),
-        checkpointing_steps=args.checkpointing_steps, resume_from_checkpoint=args.resume_from_checkpoint,
-        logging_steps=args.logging_steps, max_grad_norm=args.max_grad_norm, max_train_steps=args.max_train_steps,
-        with_tracking=args.with_tracking, progress_unit="step",
+    state, train_seconds = train_with_args(  # the kernel updates the unwrapped model in place
+        accelerator, args, model if backend == "torch" else accelerator.unwrap_model(model), optimizer, task,
+        "pretrain_glove", run_config(args, accelerator.unwrap_model(model).config),
     )
-    train_seconds = time.perf_counter() - start
 
     results = {"train_loss": state.loss_sum / max(state.loss_count, 1), "train_steps": state.global_step,
                "backend": backend, "vocab_size": len(vocab), "cooccurrence_entries": int(matrix.nnz),

@@ -26,21 +26,19 @@ import argparse
 import logging
 import os
 import sys
-import time
 
 import torch
 
 import hfext  # noqa: F401  (registers hfext-gpt with the Auto classes)
-from hfext.training import make_scheduler, train
 from hfext.training.args import (
     NOT_RUN_CONFIG,
     add_data_args,
     add_training_args,
     finish_run,
-    init_tracking,
     load_text_dataset,
     run_config,
     setup_accelerator,
+    train_with_args,
     validate_common_args,
 )
 from hfext.training.causal_lm import (
@@ -209,21 +207,8 @@ def main(argv=None) -> dict:
     task = CausalLMTask(train_blocks, args.per_device_train_batch_size, args.seed, rank=accelerator.process_index,
                         world_size=accelerator.num_processes, eval_steps=args.eval_steps,
                         evaluate=evaluate if eval_blocks is not None else None)
-    total_steps = task.steps_per_epoch() * args.num_train_epochs // args.gradient_accumulation_steps
-    if args.max_train_steps:
-        total_steps = min(total_steps, args.max_train_steps)
-    scheduler = make_scheduler(args.lr_scheduler_type, optimizer, total_steps, args.num_warmup_steps)
-    init_tracking(accelerator, args, "pretrain_gpt")
     settings = run_config(args, accelerator.unwrap_model(model).config, exclude=NOT_RUN_CONFIG | EVALUATION_FLAGS)
-
-    start = time.perf_counter()
-    state = train(
-        accelerator, model, optimizer, scheduler, task, args.num_train_epochs, args.output_dir, run_config=settings,
-        checkpointing_steps=args.checkpointing_steps, resume_from_checkpoint=args.resume_from_checkpoint,
-        logging_steps=args.logging_steps, max_grad_norm=args.max_grad_norm, max_train_steps=args.max_train_steps,
-        with_tracking=args.with_tracking, progress_unit="batch",
-    )
-    train_seconds = time.perf_counter() - start
+    state, train_seconds = train_with_args(accelerator, args, model, optimizer, task, "pretrain_gpt", settings, "batch")
     unwrapped = accelerator.unwrap_model(model)
     unwrapped = getattr(unwrapped, "_orig_mod", unwrapped)  # torch.compile's wrapper
     results = {

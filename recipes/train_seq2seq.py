@@ -23,20 +23,18 @@ import argparse
 import logging
 import os
 import sys
-import time
 
 import torch
 
 import hfext  # noqa: F401  (registers the hfext model types with the Auto classes)
 from hfext.metrics import metric_path
-from hfext.training import make_scheduler, train
 from hfext.training.args import (
     NOT_RUN_CONFIG,
     add_training_args,
     finish_run,
-    init_tracking,
     run_config,
     setup_accelerator,
+    train_with_args,
     validate_common_args,
 )
 from hfext.training.seq2seq import (
@@ -204,21 +202,8 @@ def main(argv=None) -> dict:
     task = Seq2SeqTask(source_ids, target_ids, args.per_device_train_batch_size, args.seed, config.pad_token_id,
                        config.decoder_start_token_id, args.label_smoothing, rank=accelerator.process_index,
                        world_size=accelerator.num_processes, group_by_length=args.group_by_length)
-    total_steps = task.steps_per_epoch() * args.num_train_epochs // args.gradient_accumulation_steps
-    if args.max_train_steps:
-        total_steps = min(total_steps, args.max_train_steps)
-    scheduler = make_scheduler(args.lr_scheduler_type, optimizer, total_steps, args.num_warmup_steps)
-    init_tracking(accelerator, args, "train_seq2seq")
     settings = run_config(args, accelerator.unwrap_model(model).config, exclude=NOT_RUN_CONFIG | EVALUATION_FLAGS)
-
-    start = time.perf_counter()
-    state = train(
-        accelerator, model, optimizer, scheduler, task, args.num_train_epochs, args.output_dir, run_config=settings,
-        checkpointing_steps=args.checkpointing_steps, resume_from_checkpoint=args.resume_from_checkpoint,
-        logging_steps=args.logging_steps, max_grad_norm=args.max_grad_norm, max_train_steps=args.max_train_steps,
-        with_tracking=args.with_tracking, progress_unit="batch",
-    )
-    train_seconds = time.perf_counter() - start
+    state, train_seconds = train_with_args(accelerator, args, model, optimizer, task, "train_seq2seq", settings, "batch")
     results = {
         "train_loss": state.loss_sum / max(state.loss_count, 1),
         "train_steps": state.global_step,

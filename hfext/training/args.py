@@ -154,3 +154,30 @@ def finish_run(accelerator: Accelerator, args: argparse.Namespace, model, tokeni
     if args.with_tracking:
         accelerator.end_training()
     return results
+
+
+def train_with_args(accelerator: Accelerator, args: argparse.Namespace, model, optimizer, task, tracker_name: str,
+                    settings: dict | None = None, progress_unit: str = "step", default_scheduler: str = "linear"):
+    """Run :func:`hfext.training.train` as every recipe does: the LR schedule spans the run's optimizer steps
+    (``--num_train_epochs`` or ``--max_train_steps``, over ``--gradient_accumulation_steps``), the trackers
+    start, and checkpointing/resume/logging follow the common flags. ``settings`` are what a resume must match
+    (default :func:`run_config`). Returns (the final training state, seconds spent in the loop)."""
+    import time
+
+    from .loop import make_scheduler, train
+
+    total_steps = task.steps_per_epoch() * args.num_train_epochs // args.gradient_accumulation_steps
+    if args.max_train_steps:
+        total_steps = min(total_steps, args.max_train_steps)
+    scheduler = make_scheduler(args.lr_scheduler_type or default_scheduler, optimizer, total_steps, args.num_warmup_steps)
+    init_tracking(accelerator, args, tracker_name)
+    if settings is None:
+        settings = run_config(args, accelerator.unwrap_model(model).config)
+    start = time.perf_counter()
+    state = train(
+        accelerator, model, optimizer, scheduler, task, args.num_train_epochs, args.output_dir, run_config=settings,
+        checkpointing_steps=args.checkpointing_steps, resume_from_checkpoint=args.resume_from_checkpoint,
+        logging_steps=args.logging_steps, max_grad_norm=args.max_grad_norm, max_train_steps=args.max_train_steps,
+        with_tracking=args.with_tracking, progress_unit=progress_unit,
+    )
+    return state, time.perf_counter() - start

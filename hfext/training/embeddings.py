@@ -22,13 +22,12 @@ from ..data import (
 )
 from .args import (
     finish_run,
-    init_tracking,
     load_text_dataset,
     run_config,
     setup_accelerator,
+    train_with_args,
     validate_common_args,
 )
-from .loop import make_scheduler, train
 from .word2vec import (
     BACKENDS,
     DEFAULT_BATCH_WORDS,
@@ -158,17 +157,9 @@ def run_embedding_recipe(
     optimizer = make_optimizer(model.parameters(), backend, learning_rate)
     model, optimizer = accelerator.prepare(model, optimizer)
     task = task_class(accelerator.unwrap_model(model), chunks, backend, args.seed, threads=args.workers)
-    total_steps = chunks.steps_per_epoch * args.num_train_epochs // args.gradient_accumulation_steps
-    if args.max_train_steps:
-        total_steps = min(total_steps, args.max_train_steps)
-    scheduler = make_scheduler(args.lr_scheduler_type or "word2vec_linear", optimizer, total_steps, args.num_warmup_steps)
-    init_tracking(accelerator, args, tracker_name)
-    state = train(
-        accelerator, model if backend == "torch" else accelerator.unwrap_model(model), optimizer, scheduler, task,
-        args.num_train_epochs, args.output_dir, run_config=run_config(args, accelerator.unwrap_model(model).config),
-        checkpointing_steps=args.checkpointing_steps, resume_from_checkpoint=args.resume_from_checkpoint,
-        logging_steps=args.logging_steps, max_grad_norm=args.max_grad_norm, max_train_steps=args.max_train_steps,
-        with_tracking=args.with_tracking, progress_unit="chunk",
+    state, _ = train_with_args(  # the kernel updates the unwrapped model in place
+        accelerator, args, model if backend == "torch" else accelerator.unwrap_model(model), optimizer, task,
+        tracker_name, run_config(args, accelerator.unwrap_model(model).config), "chunk", "word2vec_linear",
     )
 
     results = {"train_loss": state.loss_sum / max(state.loss_count, 1), "train_steps": state.global_step,

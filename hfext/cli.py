@@ -571,13 +571,19 @@ def cmd_convert_fasttext_bin(args) -> int:
     return 0
 
 
+def _convert_destination(args) -> Path:
+    """The DST of a `hfext convert` command, refused if it already holds something and --overwrite is not given."""
+    dst = Path(args.dst).expanduser()
+    if dst.exists() and any(dst.iterdir()) and not args.overwrite:
+        raise CLIError(f"'{args.dst}' exists and is not empty; pass --overwrite to replace the model in it, or another folder")
+    return dst
+
+
 def cmd_convert_glove_text(args) -> int:
     from hfext.convert import convert_glove_text
 
     _check_input_file(args.src, "GloVe text file")
-    dst = Path(args.dst).expanduser()
-    if dst.exists() and any(dst.iterdir()) and not args.overwrite:
-        raise CLIError(f"'{args.dst}' exists and is not empty; pass --overwrite to replace the model in it, or another folder")
+    dst = _convert_destination(args)
     try:
         convert_glove_text(args.src, dst)
     except ValueError as error:
@@ -595,9 +601,7 @@ def cmd_convert_hf_gpt2(args) -> int:
     src = Path(args.src).expanduser()
     if not src.is_dir():
         raise CLIError(f"'{args.src}' is not a directory; SRC must be a transformers GPT-2 model folder (save_pretrained output)")
-    dst = Path(args.dst).expanduser()
-    if dst.exists() and any(dst.iterdir()) and not args.overwrite:
-        raise CLIError(f"'{args.dst}' exists and is not empty; pass --overwrite to replace the model in it, or another folder")
+    dst = _convert_destination(args)
     try:
         convert_hf_gpt2(src, dst)
     except (FileNotFoundError, GPT2FormatError) as error:
@@ -616,9 +620,7 @@ def cmd_convert_hf_bert(args) -> int:
     src = Path(args.src).expanduser()
     if not src.is_dir():
         raise CLIError(f"'{args.src}' is not a directory; SRC must be a transformers BERT model folder (save_pretrained output)")
-    dst = Path(args.dst).expanduser()
-    if dst.exists() and any(dst.iterdir()) and not args.overwrite:
-        raise CLIError(f"'{args.dst}' exists and is not empty; pass --overwrite to replace the model in it, or another folder")
+    dst = _convert_destination(args)
     try:
         convert_hf_bert(src, dst, overwrite=args.overwrite)
     except (FileNotFoundError, BertCheckpointError) as error:
@@ -636,9 +638,7 @@ def cmd_convert_allennlp_elmo(args) -> int:
 
     _check_input_file(args.options, "ELMo options file")
     _check_input_file(args.weights, "ELMo weight file")
-    dst = Path(args.dst).expanduser()
-    if dst.exists() and any(dst.iterdir()) and not args.overwrite:
-        raise CLIError(f"'{args.dst}' exists and is not empty; pass --overwrite to replace the model in it, or another folder")
+    dst = _convert_destination(args)
     try:
         convert_allennlp_elmo(args.options, args.weights, dst)
     except AllenNLPElmoFormatError as error:

@@ -200,6 +200,29 @@ def test_loop_stops_clearly_on_nan(tmp_path):
         train(Accelerator(cpu=True), model, optimizer, None, NaNTask(), 1, tmp_path)
 
 
+class ConstantTask(TrainingTask):
+    fused = True
+
+    def steps_per_epoch(self):
+        return 4
+
+    def step(self, model, epoch, step, lr, next_lr):
+        return StepResult(1.0, 1)
+
+
+def test_on_epoch_end_runs_after_each_epoch_and_its_checkpoint(tmp_path):
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    seen = []
+
+    def on_epoch_end(epoch, state):
+        seen.append((epoch, state.global_step, (tmp_path / f"epoch_{epoch}").is_dir()))
+
+    train(Accelerator(cpu=True), model, optimizer, None, ConstantTask(), 3, tmp_path, checkpointing_steps="epoch",
+          on_epoch_end=on_epoch_end)
+    assert seen == [(0, 4, True), (1, 8, True), (2, 12, True)]
+
+
 def test_two_process_accelerate_launch(gensim_data, tmp_path):
     env = dict(os.environ, ACCELERATE_USE_CPU="1", OMP_NUM_THREADS="1")
     outputs = []

@@ -157,11 +157,13 @@ def finish_run(accelerator: Accelerator, args: argparse.Namespace, model, tokeni
 
 
 def train_with_args(accelerator: Accelerator, args: argparse.Namespace, model, optimizer, task, tracker_name: str,
-                    settings: dict | None = None, progress_unit: str = "step", default_scheduler: str = "linear"):
+                    settings: dict | None = None, progress_unit: str = "step", default_scheduler: str = "linear",
+                    on_epoch_end=None):
     """Run :func:`hfext.training.train` as every recipe does: the LR schedule spans the run's optimizer steps
     (``--num_train_epochs`` or ``--max_train_steps``, over ``--gradient_accumulation_steps``), the trackers
     start, and checkpointing/resume/logging follow the common flags. ``settings`` are what a resume must match
-    (default :func:`run_config`). Returns (the final training state, seconds spent in the loop)."""
+    (default :func:`run_config`); ``on_epoch_end(epoch, state)`` runs after each epoch. Returns (the final
+    training state, seconds spent in the loop)."""
     import time
 
     from .loop import make_scheduler, train
@@ -178,6 +180,6 @@ def train_with_args(accelerator: Accelerator, args: argparse.Namespace, model, o
         accelerator, model, optimizer, scheduler, task, args.num_train_epochs, args.output_dir, run_config=settings,
         checkpointing_steps=args.checkpointing_steps, resume_from_checkpoint=args.resume_from_checkpoint,
         logging_steps=args.logging_steps, max_grad_norm=args.max_grad_norm, max_train_steps=args.max_train_steps,
-        with_tracking=args.with_tracking, progress_unit=progress_unit,
+        with_tracking=args.with_tracking, progress_unit=progress_unit, on_epoch_end=on_epoch_end,
     )
     return state, time.perf_counter() - start

@@ -160,12 +160,14 @@ def train(
     max_train_steps: int | None = None,
     with_tracking: bool = False,
     progress_unit: str = "step",
+    on_epoch_end=None,
 ) -> TrainingState:
     """Run ``task`` for ``num_epochs`` epochs (or ``max_train_steps`` steps); returns the final state.
 
     ``model``, ``optimizer`` must already be ``accelerator.prepare``-d; ``scheduler`` is stepped once per
     optimizer step and saved with the checkpoints (it must not be prepared, which would step it once per
-    process)."""
+    process). ``on_epoch_end(epoch, state)``, if given, runs on every process after each completed epoch
+    (after its ``epoch`` checkpoint): per-epoch evaluation, pushing to the Hub."""
     from tqdm.auto import tqdm
 
     output_dir = Path(output_dir)
@@ -266,5 +268,7 @@ def train(
             state.epoch, state.step_in_epoch = epoch, 0
             if checkpointing_steps == "epoch":
                 _save_checkpoint(accelerator, state, output_dir, f"epoch_{epoch - 1}")
+            if on_epoch_end is not None:
+                on_epoch_end(epoch - 1, state)
     progress.close()
     return state

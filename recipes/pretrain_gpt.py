@@ -52,8 +52,9 @@ from hfext.training.causal_lm import (
 
 logger = logging.getLogger(__name__)
 
-# Flags that may change between a run and its resumption: they don't change the training computation.
-EVALUATION_FLAGS = {"per_device_eval_batch_size", "eval_steps", "num_samples", "sample_prompt", "max_new_tokens"}
+# Flags a resumed run may change: they alter what is reported or how fast, not what is computed.
+EVALUATION_FLAGS = {"per_device_eval_batch_size", "eval_steps", "num_samples", "sample_prompt", "max_new_tokens",
+                    "torch_compile"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -192,7 +193,9 @@ def main(argv=None) -> dict:
     optimizer = torch.optim.AdamW(parameter_groups(model, args.weight_decay), lr=args.learning_rate,
                                   betas=(args.adam_beta1, args.adam_beta2), **fused)
     if args.torch_compile:
-        model = torch.compile(model)
+        # In place (nn.Module.compile), not torch.compile(model): the wrapper's "_orig_mod." prefix would leak
+        # into checkpoints, which an eager run then could not resume.
+        model.compile()
     model, optimizer = accelerator.prepare(model, optimizer)
 
     history = []
@@ -210,7 +213,6 @@ def main(argv=None) -> dict:
     settings = run_config(args, accelerator.unwrap_model(model).config, exclude=NOT_RUN_CONFIG | EVALUATION_FLAGS)
     state, train_seconds = train_with_args(accelerator, args, model, optimizer, task, "pretrain_gpt", settings, "batch")
     unwrapped = accelerator.unwrap_model(model)
-    unwrapped = getattr(unwrapped, "_orig_mod", unwrapped)  # torch.compile's wrapper
     results = {
         "train_loss": state.loss_sum / max(state.loss_count, 1),
         "train_steps": state.global_step,

@@ -73,6 +73,8 @@ def test_too_long_empty_and_bad_inputs_fail_clearly():
         model(input_ids=torch.tensor([[3, 40]]))
     with pytest.raises(ValueError, match="bos_token_id"):  # no prompt and no BOS to start from
         model.generate(max_new_tokens=3)
+    with pytest.raises(ValueError, match="input is empty.*BOS token"):  # an empty prompt says how to start
+        model.generate(torch.ones(1, 0, dtype=torch.long), max_new_tokens=3)
 
 
 def test_auto_classes_and_save_load_round_trip_keep_ties(tmp_path):

@@ -1,8 +1,8 @@
 """transformers GPT-2 (``GPT2LMHeadModel`` directory) -> an ``hfext-gpt`` model directory.
 
-GPT-2 stores its projections as ``Conv1D`` (``y = x W + b`` with W of shape (in, out)); hfext-gpt uses
-``nn.Linear`` (W of shape (out, in)) with the same names and the same fused q/k/v ``c_attn`` layout, so the
-matrices are transposed and everything else maps one to one; the tokenizer files are copied unchanged.
+hfext-gpt keeps GPT-2's parameter layout (``Conv1D`` projections ``y = x W + b`` with W of shape (in, out), the
+fused q/k/v ``c_attn``, the same names), so the weights map one to one under the ``transformer.`` prefix; the
+tokenizer files are copied unchanged.
 
 >>> convert_hf_gpt2("gpt2-local-dir", "gpt2-hfext")  # doctest: +SKIP
 """
@@ -64,7 +64,7 @@ def gpt2_config_to_gpt(gpt2_config: dict):
 
 
 def gpt2_state_dict_to_gpt(state: dict[str, torch.Tensor], n_layer: int) -> dict[str, torch.Tensor]:
-    """Rename and transpose (Conv1D -> Linear) a ``GPT2LMHeadModel`` state dict."""
+    """Rename a ``GPT2LMHeadModel`` state dict (both store the projections as (in, out) ``Conv1D`` weights)."""
     state = {key.removeprefix("transformer."): value for key, value in state.items()}
     if "wte.weight" not in state or "h.0.attn.c_attn.weight" not in state:
         raise GPT2FormatError("the weights have no wte.weight / h.0.attn.c_attn.weight: not a GPT-2 state dict")
@@ -75,10 +75,10 @@ def gpt2_state_dict_to_gpt(state: dict[str, torch.Tensor], n_layer: int) -> dict
             out[f"{dst}{norm}.weight"] = state[f"{src}{norm}.weight"]
             out[f"{dst}{norm}.bias"] = state[f"{src}{norm}.bias"]
         for name in ("c_attn", "c_proj"):
-            out[f"{dst}attn.{name}.weight"] = state[f"{src}attn.{name}.weight"].t().contiguous()
+            out[f"{dst}attn.{name}.weight"] = state[f"{src}attn.{name}.weight"]
             out[f"{dst}attn.{name}.bias"] = state[f"{src}attn.{name}.bias"]
         for name in ("c_fc", "c_proj"):
-            out[f"{dst}mlp.{name}.weight"] = state[f"{src}mlp.{name}.weight"].t().contiguous()
+            out[f"{dst}mlp.{name}.weight"] = state[f"{src}mlp.{name}.weight"]
             out[f"{dst}mlp.{name}.bias"] = state[f"{src}mlp.{name}.bias"]
     if "lm_head.weight" in state:
         out["lm_head.weight"] = state["lm_head.weight"]

@@ -239,9 +239,9 @@ def _recipes_dir() -> Path:
     return Path(hfext.__file__).resolve().parent.parent / "recipes"
 
 
-def _load_recipe(family: str):
-    """Import ``recipes/pretrain_<family>.py`` (or ``train_<family>.py``, e.g. seq2seq) from the source checkout
-    (recipes/ is not a package)."""
+def _load_recipe(name: str, prefixes: tuple[str, ...] = ("pretrain", "train")):
+    """Import ``recipes/<prefix>_<name>.py`` for the first prefix that has one (``pretrain_word2vec.py``,
+    ``train_seq2seq.py``, ``finetune_glue.py``) from the source checkout (recipes/ is not a package)."""
     import importlib.util
 
     recipes = _recipes_dir()
@@ -249,15 +249,15 @@ def _load_recipe(family: str):
         raise CLIError(
             f"the training recipes are not installed: expected them in '{recipes}'. They ship with the hfext "
             "source tree, not the wheel: clone the repository and `pip install -e .` (or run "
-            f"`python recipes/pretrain_{family}.py` from the checkout)"
+            f"`python recipes/{prefixes[0]}_{name}.py` from the checkout)"
         )
-    script = recipes / f"pretrain_{family}.py"
-    if not script.is_file():
-        script = recipes / f"train_{family}.py"
-    if not script.is_file():
-        available = sorted(p.stem.split("_", 1)[1] for p in [*recipes.glob("pretrain_*.py"), *recipes.glob("train_*.py")])
-        raise CLIError(f"no training recipe for '{family}' in '{recipes}'; available: {', '.join(available) or 'none'}")
-    module_name = f"_hfext_recipe_pretrain_{family}"
+    scripts = [recipes / f"{prefix}_{name}.py" for prefix in prefixes]
+    script = next((path for path in scripts if path.is_file()), None)
+    if script is None:
+        available = sorted(p.stem.split("_", 1)[1] for prefix in prefixes for p in recipes.glob(f"{prefix}_*.py"))
+        kind = "fine-tuning" if prefixes == ("finetune",) else "training"
+        raise CLIError(f"no {kind} recipe for '{name}' in '{recipes}'; available: {', '.join(available) or 'none'}")
+    module_name = f"_hfext_recipe_{script.stem}"
     if module_name in sys.modules:
         return sys.modules[module_name]
     spec = importlib.util.spec_from_file_location(module_name, script)
@@ -747,8 +747,10 @@ def cmd_plot_attention(args) -> int:
 
 
 def cmd_train(args) -> int:
-    recipe = _load_recipe(args.family)
-    with _prog_name(f"hfext train {args.family}"):
+    """``hfext train FAMILY`` and ``hfext finetune TASK``: forward the flags to the recipe's ``main``."""
+    command, prefixes = ("finetune", ("finetune",)) if args.command == "finetune" else ("train", ("pretrain", "train"))
+    recipe = _load_recipe(args.family, prefixes)
+    with _prog_name(f"hfext {command} {args.family}"):
         try:
             recipe.parse_args(args.recipe_args)  # flag mistakes are usage errors: report them before training starts
         except (ValueError, FileNotFoundError) as error:
@@ -885,6 +887,13 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Forward the remaining flags to recipes/pretrain_FAMILY.py (or train_FAMILY.py); "
                                    "`hfext train word2vec --help` lists them.")
     p.add_argument("family", metavar="FAMILY", help="model family, e.g. word2vec")
+    p.add_argument("recipe_args", nargs=argparse.REMAINDER, help="flags of the recipe")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("finetune", help="run a fine-tuning recipe: glue, swag, squad or ner (single process)",
+                       description="Forward the remaining flags to recipes/finetune_TASK.py; "
+                                   "`hfext finetune glue --help` lists them.")
+    p.add_argument("family", metavar="TASK", help="task family: glue, swag, squad or ner")
     p.add_argument("recipe_args", nargs=argparse.REMAINDER, help="flags of the recipe")
     p.set_defaults(func=cmd_train)
 

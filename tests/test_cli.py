@@ -63,6 +63,9 @@ def test_train_usage_errors(capsys, tmp_path):
     code, _, err = run(capsys, "train", "bert2vec", "--train_file", LEE)
     assert code == 2 and "no training recipe for 'bert2vec'" in err and "available: " in err
     assert all(family in err for family in ("word2vec", "glove", "fasttext", "seq2seq"))
+    assert "squad" not in err  # fine-tuning recipes are `hfext finetune`'s
+    code, _, err = run(capsys, "finetune", "sst", "--output_dir", str(tmp_path))
+    assert code == 2 and "no fine-tuning recipe for 'sst'" in err and "glue" in err and "word2vec" not in err
 
 
 # ---------------------------------------------------------------------- export

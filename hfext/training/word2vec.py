@@ -179,30 +179,14 @@ WORD2VEC_MODEL_TYPES = ("hfext-skipgram", "hfext-cbow")
 
 
 def load_pretrained_word2vec(model_name_or_path: str, model_types=WORD2VEC_MODEL_TYPES,
-                             recipe: str = "recipes/pretrain_word2vec.py"):
-    """Model and tokenizer of a saved word2vec checkpoint, with clear errors for the wrong kind of
-    directory, a missing weights file or a corrupt one."""
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
+                             recipe: str = "recipes/pretrain_word2vec.py", allow_pickle: bool = False):
+    """Model and tokenizer of a saved word2vec checkpoint through :func:`hfext.loading.load_pretrained`: clear
+    errors for the wrong kind of directory, missing, corrupt or pickle-only weights, and a tokenizer larger
+    than the model's vocabulary."""
+    from ..loading import ModelTypeMismatchError, load_pretrained, load_tokenizer_for
 
     try:
-        config = AutoConfig.from_pretrained(model_name_or_path)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"cannot read a model config from {model_name_or_path!r}: {error}") from None
-    if config.model_type not in model_types:
-        raise ValueError(
-            f"{model_name_or_path!r} holds a {config.model_type!r} model, not one of {list(model_types)}; "
-            f"pass a directory written by {recipe}"
-        )
-    if os.path.isdir(model_name_or_path):
-        weights = os.path.join(model_name_or_path, "model.safetensors")
-        if not os.path.exists(weights):
-            raise FileNotFoundError(f"{model_name_or_path!r} has no model.safetensors; the checkpoint is incomplete")
-    try:
-        model = AutoModel.from_pretrained(model_name_or_path)
-    except Exception as error:  # noqa: BLE001  (safetensors raises its own error types for damaged files)
-        raise ValueError(
-            f"the weights in {model_name_or_path!r} could not be loaded ({type(error).__name__}: {error}); "
-            "the file is corrupt or truncated: re-save or re-download it"
-        ) from None
-    tokenizer = AutoTokenizer.from_pretrained(model_name_or_path)
-    return model, tokenizer
+        model = load_pretrained(model_name_or_path, model_types=model_types, allow_pickle=allow_pickle)
+    except ModelTypeMismatchError as error:
+        raise ModelTypeMismatchError(f"{error}; pass a directory written by {recipe}") from None
+    return model, load_tokenizer_for(model, model_name_or_path)

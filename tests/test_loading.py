@@ -1,0 +1,156 @@
+"""hfext.loading: the one safe loader refuses pickle weights (unless opted in), missing or damaged safetensors,
+a config of another model type and a tokenizer larger than the model's vocabulary, each with a message that
+names the bad file or value and the fix."""
+
+import json
+import shutil
+
+import pytest
+import torch
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+)
+
+import hfext  # noqa: F401
+from hfext.loading import (
+    CorruptWeightsError,
+    LoadingError,
+    ModelTypeMismatchError,
+    TokenizerMismatchError,
+    UnsafeWeightsError,
+    check_tokenizer_fits,
+    load_pretrained,
+    load_tokenizer_for,
+)
+from hfext.training.causal_lm import train_byte_level_bpe
+
+TEXTS = ["the cat sat on the mat", "a dog ran in the park", "birds sing in the morning light"] * 20
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return train_byte_level_bpe(TEXTS, vocab_size=300)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, tokenizer):
+    """A tiny hfext-gpt folder (safetensors weights, config, tokenizer)."""
+    torch.manual_seed(0)
+    config = AutoConfig.for_model("hfext-gpt", vocab_size=len(tokenizer), n_positions=32, n_embd=32, n_layer=1,
+                                  n_head=2, bos_token_id=0, eos_token_id=0, pad_token_id=0)
+    model = AutoModelForCausalLM.from_config(config)
+    directory = tmp_path_factory.mktemp("gpt")
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory, model.state_dict()
+
+
+def copy_of(saved, tmp_path, keep=("config.json", "tokenizer.json", "tokenizer_config.json")):
+    source, _ = saved
+    target = tmp_path / "copy"
+    target.mkdir()
+    for name in keep:
+        shutil.copy(source / name, target / name)
+    return target
+
+
+def assert_weights(model, state_dict):
+    loaded = model.state_dict()
+    for name, value in state_dict.items():
+        assert torch.equal(loaded[name], value), name
+
+
+def test_a_good_folder_loads_with_its_tokenizer(saved):
+    directory, weights = saved
+    model = load_pretrained(directory, AutoModelForCausalLM, model_types=["hfext-gpt"])
+    assert type(model).__name__ == "GPTForCausalLM"
+    assert_weights(model, weights)
+    tokenizer = load_tokenizer_for(model)  # default: the folder the model came from
+    assert len(tokenizer) == model.config.vocab_size
+
+
+def test_pickle_weights_are_refused_unless_the_caller_opts_in(saved, tmp_path):
+    _, weights = saved
+    target = copy_of(saved, tmp_path)
+    torch.save(weights, target / "pytorch_model.bin")
+    with pytest.raises(UnsafeWeightsError, match=r"only as pickle \(pytorch_model.bin\).*allow_pickle=True") as info:
+        load_pretrained(target, AutoModelForCausalLM)
+    assert "model.safetensors" in str(info.value)  # says how to convert
+    assert_weights(load_pretrained(target, AutoModelForCausalLM, allow_pickle=True), weights)
+    # other pickle names count too, not just transformers' own
+    (target / "pytorch_model.bin").rename(target / "weights.pt")
+    with pytest.raises(UnsafeWeightsError, match=r"weights.pt"):
+        load_pretrained(target, AutoModelForCausalLM)
+
+
+def test_safetensors_win_over_a_pickle_file_beside_them(saved, tmp_path):
+    _, weights = saved
+    target = copy_of(saved, tmp_path, keep=("config.json", "model.safetensors"))
+    torch.save({name: torch.zeros_like(value) for name, value in weights.items()}, target / "pytorch_model.bin")
+    assert_weights(load_pretrained(target, AutoModelForCausalLM), weights)  # the .bin was never unpickled
+
+
+def test_missing_or_damaged_safetensors_name_the_file(saved, tmp_path):
+    directory, _ = saved
+    target = copy_of(saved, tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"has no model.safetensors; the checkpoint is incomplete"):
+        load_pretrained(target, AutoModelForCausalLM)
+    data = (directory / "model.safetensors").read_bytes()
+    (target / "model.safetensors").write_bytes(data[: len(data) // 2])  # a download or write cut short
+    with pytest.raises(CorruptWeightsError, match=r"model.safetensors' is not a readable safetensors file.*truncated"):
+        load_pretrained(target, AutoModelForCausalLM)
+    (target / "model.safetensors").write_bytes(b"\x00" * 64)  # garbage header
+    with pytest.raises(CorruptWeightsError, match=r"model.safetensors"):
+        load_pretrained(target, AutoModelForCausalLM)
+
+
+def test_sharded_checkpoints_check_every_shard(saved, tmp_path):
+    directory, weights = saved
+    model = load_pretrained(directory, AutoModelForCausalLM)
+    sharded = tmp_path / "sharded"
+    model.save_pretrained(sharded, max_shard_size="20KB")
+    shards = sorted(sharded.glob("model-*.safetensors"))
+    assert len(shards) > 1 and (sharded / "model.safetensors.index.json").exists()
+    assert_weights(load_pretrained(sharded, AutoModelForCausalLM), weights)
+    data = shards[-1].read_bytes()
+    shards[-1].write_bytes(data[:-10])
+    with pytest.raises(CorruptWeightsError, match=shards[-1].name):
+        load_pretrained(sharded, AutoModelForCausalLM)
+    shards[-1].unlink()
+    with pytest.raises(FileNotFoundError, match=rf"missing the weight shard\(s\) \['{shards[-1].name}'\]"):
+        load_pretrained(sharded, AutoModelForCausalLM)
+
+
+def test_a_config_of_another_model_type_names_both_types(saved, tmp_path):
+    directory, _ = saved
+    with pytest.raises(ModelTypeMismatchError, match=r"holds a 'hfext-gpt' model \(GPTConfig\), not 'hfext-bert'"):
+        load_pretrained(directory, model_types=["hfext-bert"])
+    # the Auto class itself has no model for the type: say which Auto classes do load it
+    with pytest.raises(ModelTypeMismatchError, match=r"AutoModelForSeq2SeqLM cannot load.*AutoModelForCausalLM"):
+        load_pretrained(directory, AutoModelForSeq2SeqLM)
+    unknown = tmp_path / "unknown"
+    unknown.mkdir()
+    (unknown / "config.json").write_text(json.dumps({"model_type": "hfext-nonexistent"}))
+    with pytest.raises(LoadingError, match=r"(?s)cannot read a model config from .*unknown.*install the plugin"):
+        load_pretrained(unknown)
+    with pytest.raises(OSError, match=r"cannot read a model config from .*nowhere"):
+        load_pretrained(tmp_path / "nowhere")
+
+
+def test_a_tokenizer_larger_than_the_vocabulary_is_refused(saved, tmp_path):
+    directory, _ = saved
+    model = load_pretrained(directory, AutoModelForCausalLM)
+    bigger = AutoTokenizer.from_pretrained(directory)
+    bigger.add_tokens(["<new1>", "<new2>"])  # added tokens, model not resized: ids past the embedding
+    bigger.save_pretrained(tmp_path / "bigger")
+    with pytest.raises(TokenizerMismatchError, match=rf"has {len(bigger)} tokens but the 'hfext-gpt' model embeds only "
+                                                     rf"{model.config.vocab_size}.*resize_token_embeddings"):
+        load_tokenizer_for(model, tmp_path / "bigger")
+    # after growing the embedding the same tokenizer fits
+    model.resize_token_embeddings(len(bigger))
+    check_tokenizer_fits(AutoTokenizer.from_pretrained(tmp_path / "bigger"), model)
+    with pytest.raises(OSError, match=r"no tokenizer found at .*nothing"):
+        load_tokenizer_for(model, tmp_path / "nothing")

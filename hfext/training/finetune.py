@@ -360,6 +360,7 @@ def predict(accelerator, model, dataset, collator, batch_size: int, outputs: Seq
     from accelerate.data_loader import prepare_data_loader
     from torch.utils.data import DataLoader
 
+    was_training = model.training
     model.eval()
     loader = prepare_data_loader(DataLoader(range(len(dataset)), batch_size=batch_size, shuffle=False),
                                  num_processes=accelerator.num_processes, process_index=accelerator.process_index)
@@ -377,7 +378,7 @@ def predict(accelerator, model, dataset, collator, batch_size: int, outputs: Seq
                 value = accelerator.pad_across_processes(value.contiguous(), dim=1, pad_index=-100)
             value = accelerator.gather_for_metrics(value)
             collected.setdefault(name, []).append((value.float() if value.is_floating_point() else value).cpu().numpy())
-    model.train()
+    model.train(was_training)
     return {name: _concatenate(parts) for name, parts in collected.items()}
 
 
@@ -412,6 +413,7 @@ def run_finetuning(accelerator, args: argparse.Namespace, model, tokenizer, trai
     ones into ``eval_history``. ``save_files(model) -> dict[name, text]`` (optional) gives extra files to write
     next to the model (e.g. predictions). Returns the results written to ``all_results.json``."""
     model.to(accelerator.device)
+    model.train()  # from_pretrained returns a model in eval mode (dropout off)
     optimizer = make_optimizer(model, args)
     model, optimizer = accelerator.prepare(model, optimizer)
     task = FinetuneTask(train_dataset, collator, args.per_device_train_batch_size, args.seed,
@@ -429,8 +431,11 @@ def run_finetuning(accelerator, args: argparse.Namespace, model, tokenizer, trai
     settings = run_config(args, accelerator.unwrap_model(model).config, exclude=NOT_RUN_CONFIG | EVALUATION_FLAGS)
     state, seconds = train_with_args(accelerator, args, model, optimizer, task, tracker_name, settings,
                                      on_epoch_end=run_evaluation if evaluate else None)
+    # Each process summed the loss of its own batches: the run's mean training loss is over all of them.
+    loss = accelerator.reduce(torch.tensor([state.loss_sum, state.loss_count], dtype=torch.float64,
+                                           device=accelerator.device), reduction="sum")
     results = {
-        "train_loss": state.loss_sum / max(state.loss_count, 1),
+        "train_loss": float(loss[0] / loss[1].clamp(min=1)),
         "train_steps": state.global_step,
         "train_examples": len(train_dataset),
         "train_seconds": seconds,

@@ -29,6 +29,7 @@ import torch
 
 import hfext  # noqa: F401  (registers hfext-bert with the Auto classes)
 from hfext.data import DataCollatorForBertPretraining, build_nsp_examples
+from hfext.loading import check_tokenizer_fits, load_pretrained
 from hfext.training.args import (
     NOT_RUN_CONFIG,
     add_data_args,
@@ -125,8 +126,10 @@ def load_tokenizer(args, accelerator, documents):
 def build_model(args, tokenizer):
     from transformers import AutoConfig, AutoModelForPreTraining
 
-    if args.model_name_or_path:
-        return AutoModelForPreTraining.from_pretrained(args.model_name_or_path)
+    if args.model_name_or_path:  # safetensors only, a model type with a pretraining head, a tokenizer that fits
+        model = load_pretrained(args.model_name_or_path, AutoModelForPreTraining)
+        check_tokenizer_fits(tokenizer, model, f"the tokenizer of {args.tokenizer_name or args.model_name_or_path!r}")
+        return model
     config = AutoConfig.for_model(
         "hfext-bert", vocab_size=len(tokenizer), hidden_size=args.hidden_size, num_hidden_layers=args.num_hidden_layers,
         num_attention_heads=args.num_attention_heads, intermediate_size=args.intermediate_size or 4 * args.hidden_size,

@@ -29,6 +29,7 @@ import torch
 
 import hfext  # noqa: F401  (registers the hfext model types with the Auto classes)
 from hfext.data import Vocabulary, read_lines
+from hfext.loading import load_pretrained, load_tokenizer_for
 from hfext.training.args import (
     add_data_args,
     add_training_args,
@@ -117,14 +118,14 @@ def split_lines(args) -> tuple[list[list[str]], list[list[str]]]:
 
 def main(argv=None) -> dict:
     from hfext_elmo import ElmoCharacterTokenizer
-    from transformers import AutoModelForPreTraining, AutoTokenizer
+    from transformers import AutoModelForPreTraining
 
     args = parse_args(argv)
     accelerator = setup_accelerator(args)
     train_sentences, eval_sentences = split_lines(args)
     if args.model_name_or_path:
-        model = AutoModelForPreTraining.from_pretrained(args.model_name_or_path)
-        tokenizer = AutoTokenizer.from_pretrained(args.model_name_or_path)
+        model = load_pretrained(args.model_name_or_path, AutoModelForPreTraining, model_types=["hfext-elmo"])
+        tokenizer = load_tokenizer_for(model, args.model_name_or_path)
     else:
         vocab = Vocabulary.build((" ".join(s) for s in train_sentences), args.min_count, args.max_vocab_size,
                                  accelerator.is_local_main_process)

@@ -30,6 +30,7 @@ import sys
 import torch
 
 import hfext  # noqa: F401  (registers hfext-gpt with the Auto classes)
+from hfext.loading import check_tokenizer_fits, load_pretrained
 from hfext.training.args import (
     NOT_RUN_CONFIG,
     add_data_args,
@@ -149,8 +150,10 @@ def load_tokenizer(args, accelerator, train_texts):
 def build_model(args, tokenizer):
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    if args.model_name_or_path:
-        return AutoModelForCausalLM.from_pretrained(args.model_name_or_path)
+    if args.model_name_or_path:  # safetensors only, an hfext-gpt, and a tokenizer that fits its embedding
+        model = load_pretrained(args.model_name_or_path, AutoModelForCausalLM, model_types=["hfext-gpt"])
+        check_tokenizer_fits(tokenizer, model, f"the tokenizer of {args.tokenizer_name or args.model_name_or_path!r}")
+        return model
     config = AutoConfig.for_model(
         "hfext-gpt", vocab_size=len(tokenizer), n_positions=args.block_size, n_embd=args.n_embd, n_layer=args.n_layer,
         n_head=args.n_head, dropout=args.dropout, attention_dropout=args.dropout, pre_norm=not args.post_norm,

@@ -27,6 +27,7 @@ import sys
 import torch
 
 import hfext  # noqa: F401  (registers the hfext model types with the Auto classes)
+from hfext.loading import check_tokenizer_fits, load_pretrained
 from hfext.metrics import metric_path
 from hfext.training.args import (
     NOT_RUN_CONFIG,
@@ -148,8 +149,10 @@ def load_tokenizer(args, accelerator, train_texts):
 def build_model(args, tokenizer):
     from transformers import AutoConfig, AutoModelForSeq2SeqLM
 
-    if args.model_name_or_path:
-        return AutoModelForSeq2SeqLM.from_pretrained(args.model_name_or_path)
+    if args.model_name_or_path:  # safetensors only, a seq2seq model type, a tokenizer that fits its embedding
+        model = load_pretrained(args.model_name_or_path, AutoModelForSeq2SeqLM)
+        check_tokenizer_fits(tokenizer, model, f"the tokenizer of {args.tokenizer_name or args.model_name_or_path!r}")
+        return model
     start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.pad_token_id
     config = AutoConfig.for_model(
         "hfext-transformer",

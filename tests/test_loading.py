@@ -154,3 +154,26 @@ def test_a_tokenizer_larger_than_the_vocabulary_is_refused(saved, tmp_path):
     check_tokenizer_fits(AutoTokenizer.from_pretrained(tmp_path / "bigger"), model)
     with pytest.raises(OSError, match=r"no tokenizer found at .*nothing"):
         load_tokenizer_for(model, tmp_path / "nothing")
+
+
+def test_recipes_refuse_before_training(saved, tmp_path, gensim_data):
+    """``--model_name_or_path`` in a recipe goes through the same checks, before any training starts."""
+    from conftest import load_recipe
+
+    directory, weights = saved
+    recipe = load_recipe("pretrain_gpt")
+    corpus = str(gensim_data / "lee_background.cor")
+    common = ["--train_file", corpus, "--block_size", "16", "--max_train_steps", "1", "--num_samples", "0"]
+    pickled = copy_of(saved, tmp_path)
+    torch.save(weights, pickled / "pytorch_model.bin")
+    with pytest.raises(UnsafeWeightsError, match="allow_pickle=True"):
+        recipe.main([*common, "--model_name_or_path", str(pickled), "--output_dir", str(tmp_path / "a")])
+    bigger = AutoTokenizer.from_pretrained(directory)
+    bigger.add_tokens(["<new>"])
+    bigger.save_pretrained(tmp_path / "bigger")
+    with pytest.raises(TokenizerMismatchError, match=rf"the tokenizer of '.*bigger' has {len(bigger)} tokens"):
+        recipe.main([*common, "--model_name_or_path", str(directory), "--tokenizer_name", str(tmp_path / "bigger"),
+                     "--output_dir", str(tmp_path / "b")])
+    with pytest.raises(ModelTypeMismatchError, match=r"'hfext-gpt' model.*not 'hfext-skipgram' or 'hfext-cbow'"):
+        load_recipe("pretrain_word2vec").main(["--train_file", corpus, "--model_name_or_path", str(directory),
+                                                "--output_dir", str(tmp_path / "c")])

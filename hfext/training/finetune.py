@@ -255,18 +255,23 @@ def load_tokenizer(args: argparse.Namespace):
 
 
 def load_model(model_name_or_path: str, auto_class, **config_overrides):
-    """Load ``model_name_or_path`` with ``auto_class`` (e.g. ``AutoModelForSequenceClassification``);
+    """Load ``model_name_or_path`` with ``auto_class`` (e.g. ``AutoModelForSequenceClassification``) through
+    :func:`hfext.loading.load_pretrained` (safetensors only unless ``allow_pickle=True``, damaged files named);
     ``config_overrides`` (``num_labels``, ``id2label``, ``label2id``, ``problem_type``,
-    ``ignore_mismatched_sizes``) go to ``from_pretrained``. The one place recipes load a checkpoint to
+    ``ignore_mismatched_sizes``, ...) go to ``from_pretrained``. The one place recipes load a checkpoint to
     fine-tune. Raises :class:`MissingHeadError` when the checkpoint's model type has no ``auto_class`` model,
     naming the Auto classes that do load it."""
     import transformers
     from transformers import AutoConfig
 
     import hfext  # noqa: F401  (registers the hfext families with the Auto classes)
+    from hfext.loading import load_pretrained
 
-    config = AutoConfig.from_pretrained(model_name_or_path)
-    if type(config) not in auto_class._model_mapping:
+    try:
+        config = AutoConfig.from_pretrained(model_name_or_path)
+    except (OSError, ValueError, KeyError):
+        config = None  # load_pretrained says what is wrong with the folder
+    if config is not None and type(config) not in auto_class._model_mapping:
         loads_with = [
             name for name in ("AutoModelForSequenceClassification", "AutoModelForMultipleChoice",
                               "AutoModelForQuestionAnswering", "AutoModelForTokenClassification",
@@ -279,11 +284,17 @@ def load_model(model_name_or_path: str, auto_class, **config_overrides):
             f"{auto_class.__name__} knows, e.g. hfext-bert (recipes/pretrain_bert.py, or `hfext convert hf-bert` "
             "for a transformers BERT) or a transformers BERT"
         )
-    return auto_class.from_pretrained(model_name_or_path, **config_overrides)
+    return load_pretrained(model_name_or_path, auto_class, **config_overrides)
 
 
 def check_max_seq_length(max_seq_length: int, model, tokenizer=None) -> None:
-    """Refuse a ``--max_seq_length`` longer than the model's position embeddings (it would index past them)."""
+    """Refuse a ``--max_seq_length`` longer than the model's position embeddings, or a tokenizer with more
+    tokens than the model embeds (either would index past an embedding table)."""
+    from hfext.loading import check_tokenizer_fits
+
+    if tokenizer is not None:
+        check_tokenizer_fits(tokenizer, model, "--tokenizer_name" if tokenizer.name_or_path != model.name_or_path
+                             else "the checkpoint's tokenizer")
     limit = getattr(model.config, "max_position_embeddings", None)
     if limit is not None and max_seq_length > limit:
         raise ValueError(f"--max_seq_length {max_seq_length} exceeds the model's max_position_embeddings ({limit}); "

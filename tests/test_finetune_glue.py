@@ -106,7 +106,7 @@ def test_sst2_tsv_learns_and_results_match_the_saved_model(recipe, bert, tmp_pat
     assert predicted == [model.config.id2label[int(i)] for i in predictions]
 
 
-def test_stsb_regression_and_mnli_matched_mismatched(recipe, bert, tmp_path):
+def test_stsb_regression(recipe, bert, tmp_path):
     out = tmp_path / "stsb"
     results = recipe.main(["--model_name_or_path", bert, "--task_name", "stsb", "--output_dir", str(out), *FAST,
                            "--train_file", str(GLUE / "stsb" / "train.tsv"), "--validation_file",
@@ -119,6 +119,30 @@ def test_stsb_regression_and_mnli_matched_mismatched(recipe, bert, tmp_path):
     # Templated pairs get near-equal scores, whose order float noise (batched vs one at a time) may swap.
     assert results["eval_spearmanr"] == pytest.approx(stats.spearmanr(scores, gold).statistic, abs=2e-3)
 
+
+HUB_README = """---
+configs:
+- config_name: mnli
+  data_files:
+  - {split: train, path: mnli/train.jsonl}
+  - {split: validation_matched, path: mnli/validation_matched.jsonl}
+  - {split: validation_mismatched, path: mnli/validation_mismatched.jsonl}
+  - {split: test_matched, path: mnli/test_matched.jsonl}
+dataset_info:
+- config_name: mnli
+  features:
+  - {name: premise, dtype: string}
+  - {name: hypothesis, dtype: string}
+  - name: label
+    dtype: {class_label: {names: {'0': entailment, '1': neutral, '2': contradiction}}}
+  - {name: idx, dtype: int32}
+---
+"""
+
+
+def test_mnli_matched_mismatched_from_tsv_and_from_a_hub_layout_dataset(recipe, bert, tmp_path):
+    """MNLI from the GLUE TSVs and from a dataset folder laid out as the Hub's `glue` (README configs, ClassLabel
+    labels, validation_matched/_mismatched and an unlabelled test_matched split): the same numbers."""
     out = tmp_path / "mnli"
     results = recipe.main(["--model_name_or_path", bert, "--task_name", "mnli", "--output_dir", str(out), *FAST,
                            "--train_file", str(GLUE / "mnli" / "train.tsv"), "--validation_file",
@@ -132,6 +156,20 @@ def test_stsb_regression_and_mnli_matched_mismatched(recipe, bert, tmp_path):
         logits = saved_model_outputs(out, [r["sentence1"] for r in dev], [r["sentence2"] for r in dev])
         assert results[key] == pytest.approx(accuracy_score([labels.index(r["gold_label"]) for r in dev],
                                                             logits.argmax(-1)))
+    hub = tmp_path / "glue"
+    (hub / "mnli").mkdir(parents=True)
+    (hub / "README.md").write_text(HUB_README)
+    for split, name in (("train", "train"), ("validation_matched", "dev_matched"),
+                        ("validation_mismatched", "dev_mismatched"), ("test_matched", "dev_matched")):
+        rows = [{"premise": r["sentence1"], "hypothesis": r["sentence2"], "idx": i,
+                 "label": -1 if split.startswith("test") else labels.index(r["gold_label"])}
+                for i, r in enumerate(read_tsv(GLUE / "mnli" / f"{name}.tsv"))]
+        write_jsonl(hub / "mnli" / f"{split}.jsonl", rows)
+    from_hub = recipe.main(["--model_name_or_path", bert, "--task_name", "mnli", "--dataset_name", str(hub),
+                            "--dataset_config_name", "mnli", "--output_dir", str(tmp_path / "hub"), *FAST,
+                            "--num_train_epochs", "6"])
+    for key in ("eval_accuracy", "eval_accuracy_mm", "eval_examples", "eval_examples_mm", "train_loss"):
+        assert from_hub[key] == pytest.approx(results[key], rel=1e-6)
 
 
 def test_cola_headerless_tsv_and_mrpc_metrics(recipe, bert, tmp_path):

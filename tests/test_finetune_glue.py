@@ -194,6 +194,28 @@ def test_cola_headerless_tsv_and_mrpc_metrics(recipe, bert, tmp_path):
     assert results["eval_f1"] == pytest.approx(f1_score(gold, predictions, zero_division=0))
 
 
+@pytest.mark.parametrize("task, first, second, label, labels, extra", [
+    ("rte", "sentence1", "sentence2", "label", ["entailment", "not_entailment"], ["--max_train_steps", "10"]),
+    ("qnli", "question", "sentence", "label", ["entailment", "not_entailment"], ["--pad_to_max_length"]),
+    ("qqp", "question1", "question2", "is_duplicate", ["0", "1"], []),
+])
+def test_rte_qnli_qqp_tsv_layouts(recipe, bert, tmp_path, task, first, second, label, labels, extra):
+    out = tmp_path / task
+    results = recipe.main(["--model_name_or_path", bert, "--task_name", task, "--output_dir", str(out), *FAST,
+                           "--train_file", str(GLUE / task / "train.tsv"), "--validation_file",
+                           str(GLUE / task / "dev.tsv"), "--num_train_epochs", "4", *extra])
+    dev = read_tsv(GLUE / task / "dev.tsv")
+    predictions = saved_model_outputs(out, [r[first] for r in dev], [r[second] for r in dev]).argmax(-1)
+    gold = [labels.index(r[label]) for r in dev]
+    assert results["eval_examples"] == 11 and results["eval_accuracy"] == pytest.approx(accuracy_score(gold, predictions))
+    assert ("eval_f1" in results) == (task == "qqp")
+    if task == "qqp":
+        assert results["eval_f1"] == pytest.approx(f1_score(gold, predictions, zero_division=0))
+    if task == "rte":  # stopped mid-epoch 2 by --max_train_steps: evaluated after epochs 0 and 1, then at step 10
+        assert results["train_steps"] == 10
+        assert [(e["epoch"], e["step"]) for e in results["eval_history"]] == [(0, 4), (1, 8), (None, 10)]
+
+
 def write_jsonl(path, rows):
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return str(path)

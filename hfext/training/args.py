@@ -4,6 +4,7 @@ set-up, and saving a model directory atomically."""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shutil
@@ -46,9 +47,24 @@ def add_training_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--with_tracking", action="store_true", help="Log metrics with the --report_to trackers.")
     group.add_argument("--report_to", default="tensorboard", help="Tracker(s) for --with_tracking (accelerate names).")
     group.add_argument("--cpu", action="store_true", help="Train on the CPU even if a GPU is present.")
+    group.add_argument(
+        "--push_to_hub", action="store_true",
+        help="Push the model (with its remote code and a model card) to the Hub after each epoch and at the end.",
+    )
+    group.add_argument("--hub_model_id", default=None, help="The repo to push to, e.g. 'your-name/word2vec-text8'.")
+    group.add_argument("--hub_token", default=None, help="A Hub token with write access (default: `hf auth login`'s).")
+    group.add_argument("--hub_private_repo", action="store_true", help="Create the Hub repo as private.")
+
+
+def validate_hub_args(args: argparse.Namespace) -> None:
+    if getattr(args, "push_to_hub", False) and not getattr(args, "hub_model_id", None):
+        raise ValueError(
+            "--push_to_hub needs --hub_model_id (the repo to push to, e.g. --hub_model_id your-name/my-model)"
+        )
 
 
 def validate_common_args(args: argparse.Namespace) -> None:
+    validate_hub_args(args)
     if getattr(args, "train_file", None) is None and getattr(args, "dataset_name", None) is None:
         raise ValueError("pass --train_file (text, one sentence per line) or --dataset_name")
     if args.num_train_epochs < 1:
@@ -64,6 +80,7 @@ def validate_common_args(args: argparse.Namespace) -> None:
 
 def setup_accelerator(args: argparse.Namespace) -> Accelerator:
     """An Accelerator from the common flags; seeds every RNG and keeps CPU threads from oversubscribing."""
+    validate_hub_args(args)  # before any work: a run must not train for hours and then fail to push
     kwargs = {"gradient_accumulation_steps": args.gradient_accumulation_steps, "cpu": args.cpu}
     if args.with_tracking:
         kwargs.update(log_with=args.report_to, project_dir=args.output_dir)
@@ -87,7 +104,8 @@ def setup_accelerator(args: argparse.Namespace) -> Accelerator:
 
 # Flags that may change between a run and its resumption (they don't change what is computed).
 NOT_RUN_CONFIG = frozenset({"resume_from_checkpoint", "checkpointing_steps", "logging_steps", "with_tracking", "report_to",
-                            "workers", "analogies_file", "similarity_file", "output_dir"})
+                            "workers", "analogies_file", "similarity_file", "output_dir",
+                            "push_to_hub", "hub_model_id", "hub_token", "hub_private_repo"})
 
 
 def run_config(args: argparse.Namespace, model_config, exclude=NOT_RUN_CONFIG) -> dict:
@@ -104,7 +122,7 @@ def run_config(args: argparse.Namespace, model_config, exclude=NOT_RUN_CONFIG) -
 def init_tracking(accelerator: Accelerator, args: argparse.Namespace, project_name: str) -> None:
     """Start the ``--report_to`` trackers with the run's scalar flags as hyperparameters (if ``--with_tracking``)."""
     if args.with_tracking:
-        hyperparameters = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool))}
+        hyperparameters = {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str, bool)) and k != "hub_token"}
         accelerator.init_trackers(project_name, hyperparameters)
 
 
@@ -117,9 +135,16 @@ def load_text_dataset(args: argparse.Namespace):
     )
 
 
-def save_pretrained_atomic(model, tokenizer, output_dir: str | os.PathLike, extra_files: dict | None = None) -> None:
+def save_pretrained_atomic(model, tokenizer, output_dir: str | os.PathLike, extra_files: dict | None = None,
+                           card: dict | None = None) -> None:
     """``save_pretrained`` into a temporary sibling folder, then move the files in: a crash mid-save never
-    leaves a half-written model in ``output_dir``."""
+    leaves a half-written model in ``output_dir``. The folder is a complete Hub repo: for an hfext model it
+    also gets the family's remote code + ``auto_map`` (it loads with ``trust_remote_code=True`` where hfext is
+    not installed) and a model card, ``README.md`` (``card``: keyword arguments of
+    :func:`hfext.hub.model_card`, e.g. ``repo_id``, ``hyperparameters``, ``datasets``; results come from
+    ``all_results.json`` when ``extra_files`` holds it)."""
+    from .. import hub
+
     output_dir = Path(output_dir)
     tmp = output_dir / ".saving.tmp"
     if tmp.exists():
@@ -130,6 +155,11 @@ def save_pretrained_atomic(model, tokenizer, output_dir: str | os.PathLike, extr
         tokenizer.save_pretrained(tmp)
     for name, text in (extra_files or {}).items():
         (tmp / name).write_text(text)
+    if hub.add_remote_code(tmp) is not None:
+        card = dict(card or {})
+        if card.get("results") is None and (output_dir / "all_results.json").is_file() and not (tmp / "all_results.json").exists():
+            card["results"] = json.loads((output_dir / "all_results.json").read_text())
+        hub.write_model_card(tmp, **card)
     umask = os.umask(0)
     os.umask(umask)
     for item in tmp.iterdir():
@@ -139,31 +169,79 @@ def save_pretrained_atomic(model, tokenizer, output_dir: str | os.PathLike, extr
     tmp.rmdir()
 
 
+def _card_info(args: argparse.Namespace, accelerator: Accelerator | None = None) -> dict:
+    """What a recipe run's model card says beyond the saved files: repo, hyperparameters, datasets, base model."""
+    from ..hub import card_hyperparameters
+
+    hyperparameters = card_hyperparameters(args)
+    if accelerator is not None:
+        hyperparameters["num_processes"] = accelerator.num_processes
+    base = getattr(args, "model_name_or_path", None)
+    return {
+        "repo_id": getattr(args, "hub_model_id", None),
+        "hyperparameters": hyperparameters,
+        "datasets": [getattr(args, "dataset_name", None)] if getattr(args, "dataset_name", None) else None,
+        "base_model": base if base and not os.path.exists(base) else None,  # only a Hub id is a base model
+    }
+
+
+def push_output_dir(args: argparse.Namespace, commit_message: str, checkpoint: str | os.PathLike | None = None):
+    """Push ``--output_dir`` (its top-level files, and ``checkpoint`` if given) to ``--hub_model_id`` (main
+    process only), then copy the pushed card (it pins the pushed commit) back, so the folder equals the repo.
+    Returns :class:`hfext.hub.PushedRevision`."""
+    from ..hub import CARD_FILE, push_to_hub
+
+    pushed = push_to_hub(
+        args.output_dir, args.hub_model_id, token=getattr(args, "hub_token", None),
+        private=True if getattr(args, "hub_private_repo", False) else None, commit_message=commit_message,
+        checkpoint=checkpoint,
+    )
+    tmp = Path(args.output_dir) / f".{CARD_FILE}.tmp"
+    tmp.write_text(pushed.card)
+    os.replace(tmp, Path(args.output_dir) / CARD_FILE)
+    logging.getLogger(__name__).info("pushed %s to %s at %s", args.output_dir, pushed.repo_id, pushed.commit)
+    return pushed
+
+
 def finish_run(accelerator: Accelerator, args: argparse.Namespace, model, tokenizer, results: dict,
                extra_files: dict | None = None) -> dict:
     """A recipe's last steps: the main process saves the model, tokenizer and ``all_results.json`` (plus
-    ``extra_files``) atomically into ``--output_dir`` and prints the results; every process waits for it,
-    and the trackers are closed. Returns ``results``."""
-    import json
-
+    ``extra_files``, the remote code and a model card) atomically into ``--output_dir``, prints the results and,
+    with ``--push_to_hub``, pushes the folder to ``--hub_model_id``; every process waits for it, and the
+    trackers are closed. Returns ``results``. A failed push raises :class:`hfext.hub.HubPushError` (on the
+    main process, after every process is done) and leaves the saved folder intact."""
+    error = None
     if accelerator.is_main_process:
         files = {"all_results.json": json.dumps(results, indent=2), **(extra_files or {})}
-        save_pretrained_atomic(accelerator.unwrap_model(model), tokenizer, args.output_dir, files)
+        save_pretrained_atomic(accelerator.unwrap_model(model), tokenizer, args.output_dir, files,
+                               card=_card_info(args, accelerator))
         accelerator.print(json.dumps(results, indent=2))
+        if getattr(args, "push_to_hub", False):
+            from ..hub import HubPushError
+
+            try:
+                push_output_dir(args, "End of training")
+            except HubPushError as failure:
+                error = failure
     accelerator.wait_for_everyone()
     if args.with_tracking:
         accelerator.end_training()
+    if error is not None:
+        raise error
     return results
 
 
 def train_with_args(accelerator: Accelerator, args: argparse.Namespace, model, optimizer, task, tracker_name: str,
                     settings: dict | None = None, progress_unit: str = "step", default_scheduler: str = "linear",
-                    on_epoch_end=None):
+                    on_epoch_end=None, tokenizer=None):
     """Run :func:`hfext.training.train` as every recipe does: the LR schedule spans the run's optimizer steps
     (``--num_train_epochs`` or ``--max_train_steps``, over ``--gradient_accumulation_steps``), the trackers
     start, and checkpointing/resume/logging follow the common flags. ``settings`` are what a resume must match
-    (default :func:`run_config`); ``on_epoch_end(epoch, state)`` runs after each epoch. Returns (the final
-    training state, seconds spent in the loop)."""
+    (default :func:`run_config`); ``on_epoch_end(epoch, state)`` runs after each epoch. With ``--push_to_hub``,
+    as in transformers' no_trainer examples, the main process then saves the model (and ``tokenizer``) into
+    ``--output_dir`` and pushes it with its ``epoch_N`` checkpoint ("Training in progress epoch N"; not after
+    the last epoch: :func:`finish_run` pushes that); the other processes wait, and a failed push only warns.
+    Returns (the final training state, seconds spent in the loop)."""
     import time
 
     from .loop import make_scheduler, train
@@ -175,6 +253,8 @@ def train_with_args(accelerator: Accelerator, args: argparse.Namespace, model, o
     init_tracking(accelerator, args, tracker_name)
     if settings is None:
         settings = run_config(args, accelerator.unwrap_model(model).config)
+    if getattr(args, "push_to_hub", False):
+        on_epoch_end = _pushing_each_epoch(accelerator, args, model, tokenizer, on_epoch_end)
     start = time.perf_counter()
     state = train(
         accelerator, model, optimizer, scheduler, task, args.num_train_epochs, args.output_dir, run_config=settings,
@@ -183,3 +263,26 @@ def train_with_args(accelerator: Accelerator, args: argparse.Namespace, model, o
         with_tracking=args.with_tracking, progress_unit=progress_unit, on_epoch_end=on_epoch_end,
     )
     return state, time.perf_counter() - start
+
+
+def _pushing_each_epoch(accelerator: Accelerator, args: argparse.Namespace, model, tokenizer, on_epoch_end):
+    def hook(epoch: int, state) -> None:
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, state)
+        if epoch >= args.num_train_epochs - 1:
+            return
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            from ..hub import HubPushError
+
+            save_pretrained_atomic(accelerator.unwrap_model(model), tokenizer, args.output_dir,
+                                   card=_card_info(args, accelerator))
+            checkpoint = Path(args.output_dir) / f"epoch_{epoch}"
+            try:
+                push_output_dir(args, f"Training in progress epoch {epoch}",
+                                checkpoint=checkpoint if checkpoint.is_dir() else None)
+            except HubPushError as error:  # a Hub outage must not cost the run; the final push reports it
+                logging.getLogger(__name__).warning("epoch %d was not pushed: %s", epoch, error)
+        accelerator.wait_for_everyone()
+
+    return hook

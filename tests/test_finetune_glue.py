@@ -147,7 +147,7 @@ def test_mnli_matched_mismatched_from_tsv_and_from_a_hub_layout_dataset(recipe, 
     results = recipe.main(["--model_name_or_path", bert, "--task_name", "mnli", "--output_dir", str(out), *FAST,
                            "--train_file", str(GLUE / "mnli" / "train.tsv"), "--validation_file",
                            str(GLUE / "mnli" / "dev_matched.tsv"), "--validation_mismatched_file",
-                           str(GLUE / "mnli" / "dev_mismatched.tsv"), "--num_train_epochs", "6"])
+                           str(GLUE / "mnli" / "dev_mismatched.tsv"), "--num_train_epochs", "12"])
     assert results["eval_examples"] == 21 and results["eval_examples_mm"] == 15
     assert results["eval_accuracy"] >= 0.8 and results["eval_accuracy_mm"] >= 0.8
     labels = ["entailment", "neutral", "contradiction"]
@@ -167,7 +167,7 @@ def test_mnli_matched_mismatched_from_tsv_and_from_a_hub_layout_dataset(recipe, 
         write_jsonl(hub / "mnli" / f"{split}.jsonl", rows)
     from_hub = recipe.main(["--model_name_or_path", bert, "--task_name", "mnli", "--dataset_name", str(hub),
                             "--dataset_config_name", "mnli", "--output_dir", str(tmp_path / "hub"), *FAST,
-                            "--num_train_epochs", "6"])
+                            "--num_train_epochs", "12"])
     for key in ("eval_accuracy", "eval_accuracy_mm", "eval_examples", "eval_examples_mm", "train_loss"):
         assert from_hub[key] == pytest.approx(results[key], rel=1e-6)
 

@@ -31,17 +31,33 @@ FAST = ["--max_seq_length", "32", "--per_device_train_batch_size", "8", "--per_d
         "--learning_rate", "2e-3", "--logging_steps", "1000"]
 
 
-def make_tiny_bert(directory, hidden_size=32, max_position_embeddings=64, dropout=0.1):
-    """A randomly initialised 2-layer hfext-bert (pretraining heads) with a WordPiece vocabulary trained on
-    the GLUE and SWAG fixtures: enough for the fixtures' separable tasks, built in about a second."""
-    from transformers import AutoConfig, AutoModelForPreTraining
+def fixture_tokenizer():
+    """A BERT WordPiece tokenizer (``train_wordpiece``'s normaliser, pre-tokeniser and template) whose
+    vocabulary is every word and character of the GLUE and SWAG fixtures, in sorted order: the same ids on
+    every run (a trained vocabulary may break frequency ties differently from run to run)."""
+    from tokenizers import models
 
-    from hfext.training.bert import train_wordpiece
+    from hfext.training.bert import SPECIAL_TOKENS, train_wordpiece
 
     texts = []
-    for path in [*GLUE.glob("*/*.tsv"), *(REPO / "tests" / "fixtures" / "swag").glob("*.csv")]:
+    for path in sorted([*GLUE.glob("*/*.tsv"), *(REPO / "tests" / "fixtures" / "swag").glob("*.csv")]):
         texts += path.read_text().replace("\t", " ").replace(",", " ").splitlines()
-    tokenizer = train_wordpiece(texts, vocab_size=300, min_frequency=1)
+    tokenizer = train_wordpiece(texts, vocab_size=len(SPECIAL_TOKENS) + 1)
+    backend = tokenizer.backend_tokenizer
+    words = {word for text in texts for word, _ in backend.pre_tokenizer.pre_tokenize_str(backend.normalizer.normalize_str(text))}
+    characters = {c for word in words for c in word}
+    pieces = sorted(words | characters | {f"##{c}" for c in characters})
+    backend.model = models.WordPiece({t: i for i, t in enumerate(SPECIAL_TOKENS + pieces)}, unk_token="[UNK]")
+    return type(tokenizer)(tokenizer_object=backend, **{k: getattr(tokenizer, k) for k in (
+        "unk_token", "pad_token", "cls_token", "sep_token", "mask_token")}, model_input_names=tokenizer.model_input_names)
+
+
+def make_tiny_bert(directory, hidden_size=32, max_position_embeddings=64, dropout=0.1):
+    """A randomly initialised 2-layer hfext-bert (pretraining heads) with :func:`fixture_tokenizer`: enough for
+    the fixtures' separable tasks, built in about a second."""
+    from transformers import AutoConfig, AutoModelForPreTraining
+
+    tokenizer = fixture_tokenizer()
     config = AutoConfig.for_model(
         "hfext-bert", vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=2, num_attention_heads=2,
         intermediate_size=2 * hidden_size, max_position_embeddings=max_position_embeddings,
@@ -110,8 +126,8 @@ def test_stsb_regression(recipe, bert, tmp_path):
     out = tmp_path / "stsb"
     results = recipe.main(["--model_name_or_path", bert, "--task_name", "stsb", "--output_dir", str(out), *FAST,
                            "--train_file", str(GLUE / "stsb" / "train.tsv"), "--validation_file",
-                           str(GLUE / "stsb" / "dev.tsv"), "--num_train_epochs", "10", "--learning_rate", "5e-3"])
-    assert results["num_labels"] == 1 and results["eval_pearson"] > 0.8
+                           str(GLUE / "stsb" / "dev.tsv"), "--num_train_epochs", "15", "--learning_rate", "5e-3"])
+    assert results["num_labels"] == 1 and results["eval_pearson"] > 0.9
     dev = read_tsv(GLUE / "stsb" / "dev.tsv")
     scores = saved_model_outputs(out, [r["sentence1"] for r in dev], [r["sentence2"] for r in dev])[:, 0]
     gold = [float(r["score"]) for r in dev]
@@ -176,9 +192,9 @@ def test_cola_headerless_tsv_and_mrpc_metrics(recipe, bert, tmp_path):
     out = tmp_path / "cola"
     results = recipe.main(["--model_name_or_path", bert, "--task_name", "cola", "--output_dir", str(out), *FAST,
                            "--train_file", str(GLUE / "cola" / "train.tsv"), "--validation_file",
-                           str(GLUE / "cola" / "dev.tsv"), "--num_train_epochs", "3"])
+                           str(GLUE / "cola" / "dev.tsv"), "--num_train_epochs", "6"])
     dev = read_tsv(GLUE / "cola" / "dev.tsv", header=False)
-    assert results["train_examples"] == 64 and set(results) >= {"eval_matthews_correlation"}
+    assert results["train_examples"] == 64 and results["eval_matthews_correlation"] >= 0.8
     predictions = saved_model_outputs(out, [row[3] for row in dev]).argmax(-1)
     assert results["eval_matthews_correlation"] == pytest.approx(
         matthews_corrcoef([int(row[1]) for row in dev], predictions))
@@ -203,12 +219,14 @@ def test_rte_qnli_qqp_tsv_layouts(recipe, bert, tmp_path, task, first, second, l
     out = tmp_path / task
     results = recipe.main(["--model_name_or_path", bert, "--task_name", task, "--output_dir", str(out), *FAST,
                            "--train_file", str(GLUE / task / "train.tsv"), "--validation_file",
-                           str(GLUE / task / "dev.tsv"), "--num_train_epochs", "4", *extra])
+                           str(GLUE / task / "dev.tsv"), "--num_train_epochs", "10", *extra])
     dev = read_tsv(GLUE / task / "dev.tsv")
     predictions = saved_model_outputs(out, [r[first] for r in dev], [r[second] for r in dev]).argmax(-1)
     gold = [labels.index(r[label]) for r in dev]
     assert results["eval_examples"] == 11 and results["eval_accuracy"] == pytest.approx(accuracy_score(gold, predictions))
     assert ("eval_f1" in results) == (task == "qqp")
+    if task != "rte":
+        assert results["eval_accuracy"] >= 0.8
     if task == "qqp":
         assert results["eval_f1"] == pytest.approx(f1_score(gold, predictions, zero_division=0))
     if task == "rte":  # stopped mid-epoch 2 by --max_train_steps: evaluated after epochs 0 and 1, then at step 10

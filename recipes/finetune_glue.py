@@ -164,7 +164,7 @@ def label_ids(raw, args, labels: list, regression: bool, task: GlueTask | None):
         return lambda values, split="train": [float(v) for v in values]
     index = {label: i for i, label in enumerate(labels)}
     index.update({str(label): i for i, label in enumerate(labels)})
-    if task is not None:
+    if task is not None or hasattr(raw["train"].features["label"], "names"):  # ids: GLUE's 0/1 files, ClassLabel
         index.update({str(i): i for i in range(len(labels))})
 
     def convert(values, split="train"):

@@ -186,6 +186,10 @@ def test_mnli_matched_mismatched_from_tsv_and_from_a_hub_layout_dataset(recipe, 
                             "--num_train_epochs", "12"])
     for key in ("eval_accuracy", "eval_accuracy_mm", "eval_examples", "eval_examples_mm", "train_loss"):
         assert from_hub[key] == pytest.approx(results[key], rel=1e-6)
+    inferred = recipe.main(["--model_name_or_path", bert, "--dataset_name", str(hub), "--dataset_config_name", "mnli",
+                            "--output_dir", str(tmp_path / "inferred"), *FAST, "--max_train_steps", "2"])
+    assert inferred["num_labels"] == 3 and inferred["eval_examples_mm"] == 15  # ClassLabel names, premise/hypothesis
+    assert AutoModelForSequenceClassification.from_pretrained(tmp_path / "inferred").config.id2label[2] == "contradiction"
 
 
 def test_cola_headerless_tsv_and_mrpc_metrics(recipe, bert, tmp_path):

@@ -62,6 +62,15 @@ AUDIT_WRAPPER = textwrap.dedent('''
 ''')
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: one thread is fastest, and keeps the shared CI cores free."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def load_config(name):
     return load_config_from_file(str(CONFIGS / name))
 

@@ -213,9 +213,6 @@ def main(argv=None) -> dict:
 
     with accelerator.main_process_first():
         data = {split: tokenize(raw[split], preprocess(split), f"tokenizing {split}") for split in raw}
-    for split in [s for s in data if s.startswith("validation")]:
-        if args.max_eval_samples:
-            data[split] = data[split].select(range(min(args.max_eval_samples, len(data[split]))))
     collator = make_collator(tokenizer, args.pad_to_max_length)
 
     def metrics_for(out) -> dict:

@@ -89,8 +89,6 @@ def main(argv=None) -> dict:
 
     with accelerator.main_process_first():
         data = {split: tokenize(raw[split], preprocess(split), f"tokenizing {split}") for split in raw}
-    if args.max_eval_samples and "validation" in data:
-        data["validation"] = data["validation"].select(range(min(args.max_eval_samples, len(data["validation"]))))
     collator = make_collator(tokenizer, args.pad_to_max_length, multiple_choice=True)
 
     def evaluate(model) -> dict:

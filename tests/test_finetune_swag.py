@@ -67,16 +67,17 @@ def test_swag_csv_learns_and_matches_the_saved_model(recipe, bert, tmp_path):
 
 
 def test_hub_columns_json_and_bad_input(recipe, bert, tmp_path):
-    """The Hub's `swag` (regular) columns in json lines, padded to --max_seq_length; a file without the endings;
-    a label out of range."""
+    """The Hub's `swag` (regular) columns in json lines, padded to --max_seq_length, the first N examples; a file
+    without the endings; a label out of range."""
     keep = ["sent1", "sent2", "ending0", "ending1", "ending2", "ending3", "label"]
     for name in ("train", "val"):
         rows = [{k: int(r[k]) if k == "label" else r[k] for k in keep} for r in read_csv(SWAG / f"{name}.csv")]
         (tmp_path / f"{name}.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
     results = recipe.main(["--model_name_or_path", bert, "--output_dir", str(tmp_path / "j"), *FAST,
                            "--num_train_epochs", "1", "--train_file", str(tmp_path / "train.json"),
-                           "--validation_file", str(tmp_path / "val.json"), "--pad_to_max_length"])
-    assert results["train_steps"] == 8 and results["eval_examples"] == 21
+                           "--validation_file", str(tmp_path / "val.json"), "--pad_to_max_length",
+                           "--max_train_samples", "40", "--max_eval_samples", "9"])
+    assert results["train_examples"] == 40 and results["train_steps"] == 5 and results["eval_examples"] == 9
     base = ["--model_name_or_path", bert, "--output_dir", str(tmp_path / "o"), *FAST]
     (tmp_path / "short.csv").write_text("sent1,sent2,ending0,ending1,label\na,b,c,d,0\n")
     with pytest.raises(MissingColumnsError, match=r"--train_file .*short.csv' lacks the column\(s\) \['ending2', 'ending3'\]"):

@@ -176,8 +176,9 @@ def load_raw_datasets(accelerator, args: argparse.Namespace, file_options: Calla
     """A ``DatasetDict`` with the splits the run has: ``--dataset_name``/``--dataset_config_name`` through
     ``datasets.load_dataset``, or ``train``/``validation``/``test`` from ``--train_file``/``--validation_file``/
     ``--test_file`` (each file read alone, so splits may have different columns, as in GLUE's MNLI).
-    ``file_options(path)`` gives per-file builder options (e.g. a header-less TSV's column names). The main
-    process reads first so the ``datasets`` cache is written once."""
+    ``file_options(path)`` gives per-file builder options (e.g. a header-less TSV's column names).
+    ``--max_train_samples`` / ``--max_eval_samples`` keep the first N examples of the training / evaluation
+    splits (all but ``test``). The main process reads first so the ``datasets`` cache is written once."""
     from datasets import DatasetDict, load_dataset
 
     with accelerator.main_process_first():
@@ -189,8 +190,10 @@ def load_raw_datasets(accelerator, args: argparse.Namespace, file_options: Calla
                 path = getattr(args, flag)
                 if path:
                     raw[split] = load_data_file(path, flag, **(file_options(path) if file_options else {}))
-    if getattr(args, "max_train_samples", None) and "train" in raw:
-        raw["train"] = raw["train"].select(range(min(args.max_train_samples, len(raw["train"]))))
+    for split in raw:  # --max_train_samples / --max_eval_samples: the first N examples (before tokenization)
+        limit = getattr(args, "max_train_samples" if split == "train" else "max_eval_samples", None)
+        if limit and split != "test":
+            raw[split] = raw[split].select(range(min(limit, len(raw[split]))))
     return raw
 
 

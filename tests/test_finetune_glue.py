@@ -106,14 +106,15 @@ def saved_model_outputs(directory, first, second=None):
 
 def test_sst2_tsv_learns_and_results_match_the_saved_model(recipe, bert, tmp_path):
     out = tmp_path / "sst2"
+    dev = read_tsv(GLUE / "sst2" / "dev.tsv")
+    test = tmp_path / "test.tsv"  # GLUE's unlabelled test layout
+    test.write_text("index\tsentence\n" + "".join(f"{i}\t{row['sentence']}\n" for i, row in enumerate(dev)))
     results = recipe.main(["--model_name_or_path", bert, "--task_name", "sst2", "--output_dir", str(out), *FAST,
                            "--train_file", str(GLUE / "sst2" / "train.tsv"), "--validation_file",
-                           str(GLUE / "sst2" / "dev.tsv"), "--test_file", str(GLUE / "sst2" / "dev.tsv"),
-                           "--num_train_epochs", "8"])
+                           str(GLUE / "sst2" / "dev.tsv"), "--test_file", str(test), "--num_train_epochs", "8"])
     assert results["eval_accuracy"] >= 0.9 and results["eval_examples"] == 21
     assert [entry["epoch"] for entry in results["eval_history"]] == list(range(8))  # evaluated after every epoch
     assert json.loads((out / "all_results.json").read_text())["eval_accuracy"] == results["eval_accuracy"]
-    dev = read_tsv(GLUE / "sst2" / "dev.tsv")
     predictions = saved_model_outputs(out, [row["sentence"] for row in dev]).argmax(-1)
     assert results["eval_accuracy"] == pytest.approx(accuracy_score([int(r["label"]) for r in dev], predictions))
     model = AutoModelForSequenceClassification.from_pretrained(out)

@@ -128,3 +128,40 @@ def test_a_torn_checkpoint_is_refused_by_name_and_latest_needs_one(tmp_path):
         train(Accelerator(cpu=True), None, None, None, Idle(), 1, tmp_path, resume_from_checkpoint=str(tmp_path / "step_1"))
     with pytest.raises(FileNotFoundError, match="--resume_from_checkpoint latest: no checkpoint found"):
         train(Accelerator(cpu=True), None, None, None, Idle(), 1, tmp_path, resume_from_checkpoint="latest")
+
+
+@pytest.mark.slow
+def test_two_process_run_killed_and_resumed_equals_an_uninterrupted_one(data, tmp_path):
+    """The same under ``accelerate launch`` on 2 CPU processes: the whole process group is SIGKILLed (a lost
+    machine), and the resumed run restores each process's RNG state and data shard."""
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+              str(REPO / "recipes" / "configs" / "cpu_2proc.yaml")]
+    env = {**ENV, "ACCELERATE_USE_CPU": "1"}
+
+    def launched(output_dir, *extra):
+        return [*launch, *command(data, output_dir, *extra)[1:]]
+
+    done = subprocess.run(launched(tmp_path / "straight"), check=False, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(launched(killed, "--checkpointing_steps", "1"), env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 240
+    try:
+        while len(complete_steps(killed)) < 3 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.005)
+        assert process.poll() is None, "the run finished before it could be killed"
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)  # the launcher and both workers at once
+        process.wait()
+    assert 3 <= complete_steps(killed)[-1] < 40 and not (killed / "all_results.json").exists()
+    done = subprocess.run(launched(killed, "--resume_from_checkpoint", "latest"), check=False, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    straight = json.loads((tmp_path / "straight" / "all_results.json").read_text())
+    resumed = json.loads((killed / "all_results.json").read_text())
+    assert resumed["train_steps"] == straight["train_steps"] and resumed["eval_loss"] == straight["eval_loss"]
+    a, b = load_file(tmp_path / "straight" / "model.safetensors"), load_file(killed / "model.safetensors")
+    for name in a:
+        assert (a[name] == b[name]).all(), name

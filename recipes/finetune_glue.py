@@ -8,6 +8,8 @@ regression data) with Accelerate on the shared hfext loop, as transformers' ``ru
     python recipes/finetune_glue.py --model_name_or_path bert --task_name mnli --dataset_name glue \\
         --dataset_config_name mnli --output_dir mnli                  # with Hub access
 
+    hfext finetune glue --model_name_or_path bert ...                  # the same, through the CLI
+
     ACCELERATE_USE_CPU=1 accelerate launch --multi_gpu --num_processes 2 --num_machines 1 --mixed_precision no \\
         --dynamo_backend no --main_process_port 0 recipes/finetune_glue.py ...
 

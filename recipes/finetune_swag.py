@@ -5,6 +5,8 @@ transformers' ``run_swag_no_trainer.py``.
     python recipes/finetune_swag.py --model_name_or_path bert --train_file swagaf/data/train.csv \\
         --validation_file swagaf/data/val.csv --output_dir swag
 
+    hfext finetune swag --model_name_or_path bert ...                  # the same, through the CLI
+
     python recipes/finetune_swag.py --model_name_or_path bert --dataset_name swag --dataset_config_name regular \\
         --output_dir swag                                              # with Hub access
 

@@ -83,8 +83,8 @@ class MissingHeadError(ValueError):
     """The checkpoint's model type has no model for the head a recipe needs."""
 
 
-class MissingColumnsError(KeyError):
-    """A data file lacks columns the task needs."""
+class MissingColumnsError(KeyError, ValueError):
+    """A data file lacks columns the task needs (a KeyError, and a ValueError for code catching bad input)."""
 
     def __str__(self) -> str:  # KeyError would print the message quoted
         return str(self.args[0])

@@ -119,6 +119,15 @@ def test_revisions_pin_the_weights(pushed_and_loaded, hub, family):
     assert got["v2"]["state"] == sent["v2"]["state"]  # and the branch head the new ones
 
 
+def test_branches_and_private_repos(pushed_and_loaded, hub):
+    pushed, _ = pushed_and_loaded
+    gpt = hub.repos["tester/gpt"]
+    branch = [c.id for c in hub.commits("tester/gpt", "experiment")]
+    assert pushed["gpt"]["branch_commit"] == branch[1] and branch[2] == gpt.branches["main"]  # forked from main
+    assert pushed["gpt"]["branch_commit"] not in [c.id for c in hub.commits("tester/gpt")]  # main is untouched
+    assert hub.repos["tester/secret"].private and not gpt.private
+
+
 def test_card_pins_the_commit_holding_weights_and_code(pushed_and_loaded, hub):
     from huggingface_hub import ModelCard
 
@@ -255,7 +264,8 @@ def test_recipe_pushes_each_epoch_and_at_the_end(hub, tmp_path):
     assert f'AutoModel.from_pretrained("tester/w2v", revision="{end_commit}", trust_remote_code=True)' in card.text
     results = json.loads((output_dir / "all_results.json").read_text())
     assert f"| train_loss | {results['train_loss']:.6g} |" in card.text
-    assert "hub_token" not in card.text and hub.token not in card.text and "- min_count: 1" in card.text
+    assert "hub_token" not in card.text and "- min_count: 1" in card.text
+    assert not [name for name, data in files.items() if hub.token.encode() in data]  # the token is pushed nowhere
     assert {"hfext", "hfext-word2vec", "hfext-skipgram"} <= set(card.data.tags)
     # a copy of the output dir and the pinned Hub commit both load without hfext
     env_load = client_env(hub, tmp_path / "load")
@@ -277,6 +287,10 @@ def test_two_process_run_pushes_only_from_the_main_process(hub, tmp_path):
     titles = [c.title for c in reversed(hub.commits("tester/w2v-ddp"))]
     assert titles[:2] == ["initial commit", "Training in progress epoch 0"] and titles[3] == "End of training"
     assert len(titles) == 5  # one push per epoch and one at the end: the second process never pushed
+    # (an identical second push would make no commit, but it would list the repo and ask to pre-upload)
+    requests = [path for method, path, _ in hub.log if "/tester/w2v-ddp/" in path and method == "POST"]
+    assert sum("/preupload/" in path for path in requests) == 4 and sum("/commit/" in path for path in requests) == 4
+    assert sum("/tester/w2v-ddp/tree/" in path for _, path, _ in hub.log) == 2
     assert_repo_equals_folder(hub, "tester/w2v-ddp", tmp_path / "out")
 
 
@@ -415,6 +429,10 @@ def _push_all(out_path: str, work: str) -> None:
             pushed = push_to_hub(model, f"tester/{family}", tokenizer=tokenizer, commit_message=f"{family} v2")
             report[family]["commit_v2"] = pushed.commit
             report[family]["v2"] = {"state": _fingerprint(model)}
+    # a branch, and a private repo
+    model, tokenizer, _, _ = _families(seed=3)["gpt"]
+    report["gpt"]["branch_commit"] = push_to_hub(model, "tester/gpt", tokenizer=tokenizer, revision="experiment").commit
+    push_to_hub(model, "tester/secret", private=True)
     # transformers' own push_to_hub (the PushToHubMixin) once enable_remote_code() marked the instances
     model, tokenizer, inputs, _ = _families(seed=2)["elmo"]
     enable_remote_code(model, tokenizer)

@@ -156,10 +156,7 @@ def save_pretrained_atomic(model, tokenizer, output_dir: str | os.PathLike, extr
     for name, text in (extra_files or {}).items():
         (tmp / name).write_text(text)
     if hub.add_remote_code(tmp) is not None:
-        card = dict(card or {})
-        if card.get("results") is None and (output_dir / "all_results.json").is_file() and not (tmp / "all_results.json").exists():
-            card["results"] = json.loads((output_dir / "all_results.json").read_text())
-        hub.write_model_card(tmp, **card)
+        hub.write_model_card(tmp, **(card or {}))
     umask = os.umask(0)
     os.umask(umask)
     for item in tmp.iterdir():

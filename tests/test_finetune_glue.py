@@ -193,6 +193,24 @@ def test_mnli_matched_mismatched_from_tsv_and_from_a_hub_layout_dataset(recipe, 
     assert AutoModelForSequenceClassification.from_pretrained(tmp_path / "inferred").config.id2label[2] == "contradiction"
 
 
+def test_from_a_pretrain_bert_checkpoint(recipe, tmp_path):
+    """The whole chain: recipes/pretrain_bert.py (MLM + NSP, a few steps) writes a checkpoint whose
+    pretraining heads are dropped and a classifier added for SST-2."""
+    fixture_tokenizer().save_pretrained(tmp_path / "tokenizer")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("".join(line.split("\t")[0] + "\n" for line in (GLUE / "sst2" / "train.tsv").read_text().splitlines()[1:]))
+    pretrained = load_recipe("pretrain_bert").main([
+        "--train_file", str(corpus), "--output_dir", str(tmp_path / "bert"), "--tokenizer_name", str(tmp_path / "tokenizer"),
+        "--hidden_size", "32", "--num_hidden_layers", "2", "--num_attention_heads", "2", "--max_seq_length", "64",
+        "--num_train_epochs", "5", "--max_train_steps", "10", "--per_device_train_batch_size", "16", "--num_warmup_steps", "2",
+        "--learning_rate", "1e-3", "--validation_split_percentage", "0", "--logging_steps", "1000"])
+    assert pretrained["train_steps"] == 10
+    results = recipe.main(["--model_name_or_path", str(tmp_path / "bert"), "--task_name", "sst2", *FAST,
+                           "--train_file", str(GLUE / "sst2" / "train.tsv"), "--validation_file",
+                           str(GLUE / "sst2" / "dev.tsv"), "--output_dir", str(tmp_path / "sst2"), "--num_train_epochs", "8"])
+    assert results["eval_accuracy"] >= 0.9
+
+
 def test_cola_headerless_tsv_and_mrpc_metrics(recipe, bert, tmp_path):
     out = tmp_path / "cola"
     results = recipe.main(["--model_name_or_path", bert, "--task_name", "cola", "--output_dir", str(out), *FAST,

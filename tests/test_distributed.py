@@ -56,6 +56,17 @@ AUDIT_WRAPPER = textwrap.dedent('''
                 log.write(event + " " + relative + "\\n")
 
     sys.addaudithook(hook)
+    if os.environ.get("RANK") == "1":  # a process that is late with its share of a checkpoint (busy, descheduled)
+        import time
+        import accelerate.accelerator
+
+        original = accelerate.accelerator.save_accelerator_state
+
+        def late(*args, **kwargs):
+            time.sleep(1.0)
+            return original(*args, **kwargs)
+
+        accelerate.accelerator.save_accelerator_state = late
     script = sys.argv[3]
     sys.argv = sys.argv[3:]
     runpy.run_path(script, run_name="__main__")
@@ -186,6 +197,10 @@ def test_two_processes_train_like_one_process_with_the_global_batch(data, tmp_pa
     assert scheduler["_last_lr"][0] == pytest.approx(expected, abs=1e-12)
     optimizer = torch.load(out / "step_8" / "optimizer.bin", weights_only=False)
     assert {float(s["step"]) for s in optimizer["state"].values()} == {4.0}  # AdamW updated 4 times, not 8
+
+    # every process's share of the checkpoint is in it, even when one is late (no rename before all have written)
+    assert {"random_states_0.pkl", "random_states_1.pkl", "model.safetensors", "optimizer.bin"} <= {
+        p.name for p in (out / "step_8").iterdir()}
 
     # only the main process wrote the output folder; the other wrote at most into the checkpoint being assembled
     writes = {rank: Path(f"{tmp_path / 'writes'}.{rank}").read_text().splitlines() for rank in (0, 1)}

@@ -165,3 +165,38 @@ def test_two_process_run_killed_and_resumed_equals_an_uninterrupted_one(data, tm
     a, b = load_file(tmp_path / "straight" / "model.safetensors"), load_file(killed / "model.safetensors")
     for name in a:
         assert (a[name] == b[name]).all(), name
+
+
+def test_resaving_a_checkpoint_replaces_it_whole(tmp_path):
+    """Resuming from an older checkpoint saves the later ones again: each is replaced in one step (moved aside,
+    then deleted), so no half-deleted folder with a state file can be left for ``latest`` to pick."""
+    import torch
+
+    from hfext.training.loop import StepResult, TrainingTask, train
+
+    class Regression(TrainingTask):
+        def steps_per_epoch(self):
+            return 6
+
+        def step(self, model, epoch, step, lr, next_lr):
+            x = torch.full((4, 2), float(step + 1))
+            loss = ((model(x) - 1.0) ** 2).mean()
+            return StepResult(float(loss.detach()) * 4, 4, loss=loss)
+
+    def run_loop(output_dir, resume=None):
+        torch.manual_seed(0)
+        accelerator = Accelerator(cpu=True)
+        model = torch.nn.Linear(2, 1)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+        model, optimizer = accelerator.prepare(model, optimizer)
+        train(accelerator, model, optimizer, None, Regression(), 1, output_dir, checkpointing_steps=1,
+              resume_from_checkpoint=resume)
+        return accelerator.unwrap_model(model).weight.detach().clone()
+
+    straight = run_loop(tmp_path / "a")
+    (tmp_path / "a" / "step_5" / "marker").write_text("from the first run")
+    again = run_loop(tmp_path / "a", resume=str(tmp_path / "a" / "step_3"))
+    assert torch.equal(again, straight)
+    assert not (tmp_path / "a" / "step_5" / "marker").exists()  # step_5 was saved anew, not merged into
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == [f"step_{i}" for i in range(1, 7)]  # no leftovers
+    assert latest_checkpoint(tmp_path / "a") == tmp_path / "a" / "step_6"

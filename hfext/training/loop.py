@@ -113,11 +113,22 @@ def _save_checkpoint(accelerator: Accelerator, state: TrainingState, output_dir:
         shutil.rmtree(tmp)
     accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp))
+    # save_state returns without a barrier: every process (each writes its RNG state) must be done before the
+    # folder is renamed under the late ones.
+    accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         (tmp / STATE_FILE).write_text(json.dumps(state.__dict__, indent=2))
         if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)  # a checkpoint folder only ever exists complete
+            # Move the old copy aside in one step: a kill while deleting it in place could leave a folder that
+            # still holds its state file but not all its weights, which latest_checkpoint would pick.
+            stale = output_dir / f".{name}.old"
+            if stale.exists():
+                shutil.rmtree(stale)
+            os.replace(final, stale)
+            os.replace(tmp, final)
+            shutil.rmtree(stale)
+        else:
+            os.replace(tmp, final)  # a checkpoint folder only ever exists complete
     accelerator.wait_for_everyone()
 
 

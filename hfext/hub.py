@@ -223,9 +223,12 @@ def _numeric_results(results: dict, prefix: str = "") -> dict:
 
 def card_hyperparameters(args) -> dict:
     """The flags of a recipe run worth publishing (no token, no local paths)."""
+    skip = set(_PRIVATE_FLAGS)
+    if getattr(args, "dataset_name", None) is None:  # the dataset flags' defaults mean nothing then
+        skip |= {"dataset_split", "dataset_config_name", "text_column", "streaming"}
     return {
         key: value for key, value in sorted(vars(args).items())
-        if key not in _PRIVATE_FLAGS and value is not None and isinstance(value, (int, float, str, bool))
+        if key not in skip and value is not None and isinstance(value, (int, float, str, bool))
     }
 
 
@@ -267,7 +270,7 @@ def model_card(folder: str | os.PathLike, repo_id: str | None = None, revision: 
         metrics=sorted({_metric_id(key) for key in metrics}) or None,
         pipeline_tag=task,
         base_model=base_model,
-        model_name=name,
+        model_name=name if eval_results else None,  # (the model-index's name; alone it is no metadata field)
         eval_results=eval_results or None,
     )
     classes = [auto_class] + (["AutoTokenizer"] if _has_tokenizer(folder) else [])
@@ -295,7 +298,7 @@ def model_card(folder: str | os.PathLike, repo_id: str | None = None, revision: 
         "With `hfext` installed, `import hfext` and drop `trust_remote_code`.",
     ]
     if numbers:
-        body += ["", "## Evaluation results", "", "| metric | value |", "|---|---|"]
+        body += ["", "## Results", "", "| metric | value |", "|---|---|"]
         body += [f"| {key} | {value:.6g} |" if isinstance(value, float) else f"| {key} | {value} |"
                  for key, value in numbers.items()]
     if hyperparameters:

@@ -1,5 +1,7 @@
 """Flags every recipe shares (named as in transformers' ``*_no_trainer.py`` examples), the Accelerator
-set-up, and saving a model directory atomically."""
+set-up, saving a model directory atomically (with its remote code and model card, see :mod:`hfext.hub`), and
+pushing it to the Hub (``--push_to_hub --hub_model_id you/name [--hub_token ...] [--hub_private_repo]``:
+after each epoch with its checkpoint, and at the end, from the main process only)."""
 
 from __future__ import annotations
 

@@ -71,7 +71,7 @@ def bert(tmp_path_factory):
 def trained(recipe, bert, tmp_path_factory):
     out = tmp_path_factory.mktemp("squad")
     results = recipe.main(["--model_name_or_path", bert, "--train_file", TRAIN, "--validation_file", DEV,
-                           "--output_dir", str(out), *FAST, "--num_train_epochs", "8"])
+                           "--output_dir", str(out), *FAST, "--num_train_epochs", "12", "--learning_rate", "1e-3"])
     return out, results
 
 
@@ -108,7 +108,7 @@ def test_learns_squad_and_reports_the_metric_of_its_predictions(trained):
     baseline = {r["id"]: re.search(r"[A-Z][a-z]+ [A-Z][a-z]+", r["context"]).group(0) for r in rows}
     baseline_em, _ = squad_scores(baseline, rows)
     assert em >= 55 and em >= baseline_em + 20, (em, baseline_em)
-    assert [entry["epoch"] for entry in saved["eval_history"]] == list(range(8))
+    assert [entry["epoch"] for entry in saved["eval_history"]] == list(range(12))
     assert saved["eval_history"][-1]["eval_exact_match"] > saved["eval_history"][0]["eval_exact_match"] - 10
     assert saved["eval_windows"] > saved["eval_examples"] == len(rows)  # long contexts gave several windows
     nbest = json.loads((out / "nbest_predictions.json").read_text())
@@ -154,7 +154,7 @@ def test_the_saved_model_gives_the_predictions_and_later_windows_are_used(traine
             later_right += predictions[row["id"]] in row["answers"]["text"] and window != first_window[row["id"]]
     # The exhaustive search equals the recipe's n-best search (top-20 starts/ends cover these tiny windows).
     assert agree == len(rows)
-    assert later >= 8 and later_right >= later / 2, (later, later_right)
+    assert later >= 15 and later_right >= later / 2, (later, later_right)
 
 
 def test_bad_input_fails_clearly(recipe, bert, tmp_path):
@@ -219,3 +219,19 @@ def test_two_processes_predict_what_one_does(bert, tmp_path):
         "--max_train_samples", "1"])
     assert json.loads((tmp_path / "single" / "predictions.json").read_text()) == two
     assert single["eval_exact_match"] == json.loads((out / "all_results.json").read_text())["eval_exact_match"]
+
+
+def test_a_transformers_bert_fine_tunes_too(bert, tmp_path):
+    """transformers' own BertForQuestionAnswering (model type `bert`) goes through the same recipe."""
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    tokenizer = AutoTokenizer.from_pretrained(bert)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id)
+    BertForQuestionAnswering(config).save_pretrained(tmp_path / "hf")
+    tokenizer.save_pretrained(tmp_path / "hf")
+    results = load_recipe("finetune_squad").main([
+        "--model_name_or_path", str(tmp_path / "hf"), "--train_file", TRAIN, "--validation_file", DEV,
+        "--output_dir", str(tmp_path / "out"), *FAST, "--max_train_steps", "3", "--max_eval_samples", "8"])
+    assert results["train_steps"] == 3 and 0 <= results["eval_exact_match"] <= results["eval_f1"] <= 100
+    assert type(AutoModelForQuestionAnswering.from_pretrained(tmp_path / "out")).__name__ == "BertForQuestionAnswering"

@@ -132,6 +132,19 @@ def test_label_all_tokens_and_hub_style_classlabel_data(recipe, bert, tmp_path):
     assert gold == [r["ner_tags"] for r in read_conll(VALID)]
 
 
+def test_padding_and_a_words_only_test_file(recipe, bert, tmp_path):
+    rows = read_conll(VALID)[:5]
+    (tmp_path / "test.txt").write_text("".join("".join(f"{w}\n" for w in r["tokens"]) + "\n" for r in rows))
+    out = tmp_path / "out"
+    results = recipe.main(["--model_name_or_path", bert, "--train_file", TRAIN, "--validation_file", VALID,
+                           "--test_file", str(tmp_path / "test.txt"), "--output_dir", str(out), *FAST,
+                           "--pad_to_max_length", "--max_train_steps", "2"])
+    assert results["train_steps"] == 2
+    sentences = [block.splitlines() for block in (out / "test_predictions.txt").read_text().split("\n\n") if block.strip()]
+    assert [[line.split(" ")[0] for line in block] for block in sentences] == [r["tokens"] for r in rows]
+    assert all(line.split(" ")[1] in results["labels"] for block in sentences for line in block)
+
+
 def test_bad_input_fails_clearly(recipe, bert, tmp_path):
     base = ["--model_name_or_path", bert, "--output_dir", str(tmp_path / "out"), *FAST]
     lines = (CONLL / "train.txt").read_text().splitlines()

@@ -222,7 +222,8 @@ def test_two_processes_predict_what_one_does(bert, tmp_path):
 
 
 def test_a_transformers_bert_fine_tunes_too(bert, tmp_path):
-    """transformers' own BertForQuestionAnswering (model type `bert`) goes through the same recipe."""
+    """transformers' own BertForQuestionAnswering (model type `bert`) goes through the same recipe (here with
+    --pad_to_max_length and a --test_file to answer)."""
     from transformers import BertConfig, BertForQuestionAnswering
 
     tokenizer = AutoTokenizer.from_pretrained(bert)
@@ -232,6 +233,11 @@ def test_a_transformers_bert_fine_tunes_too(bert, tmp_path):
     tokenizer.save_pretrained(tmp_path / "hf")
     results = load_recipe("finetune_squad").main([
         "--model_name_or_path", str(tmp_path / "hf"), "--train_file", TRAIN, "--validation_file", DEV,
-        "--output_dir", str(tmp_path / "out"), *FAST, "--max_train_steps", "3", "--max_eval_samples", "8"])
+        "--output_dir", str(tmp_path / "out"), *FAST, "--max_train_steps", "3", "--max_eval_samples", "8",
+        "--test_file", DEV, "--pad_to_max_length"])
     assert results["train_steps"] == 3 and 0 <= results["eval_exact_match"] <= results["eval_f1"] <= 100
+    test_predictions = json.loads((tmp_path / "out" / "test_predictions.json").read_text())
+    rows = read_squad_file(DEV)[:8]
+    assert list(test_predictions) == [r["id"] for r in rows]
+    assert all(text in r["context"] for text, r in zip(test_predictions.values(), rows))
     assert type(AutoModelForQuestionAnswering.from_pretrained(tmp_path / "out")).__name__ == "BertForQuestionAnswering"

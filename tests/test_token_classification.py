@@ -57,9 +57,11 @@ def test_reader_errors_name_the_line(tmp_path):
     with pytest.raises(ValueError, match=r"bad.txt:2: 3 columns \('rejects VBZ O'\) where the file's first token "
                                          r"line has 4"):
         read_conll(tmp_path / "bad.txt")
-    (tmp_path / "one.txt").write_text("\nEU\n")
-    with pytest.raises(ValueError, match=r"one.txt:2: 1 column"):
-        read_conll(tmp_path / "one.txt")
+    (tmp_path / "words.txt").write_text("\nEU\nrejects\n\nPeter\n")  # words only: text to tag
+    assert read_conll(tmp_path / "words.txt") == [{"id": "0", "tokens": ["EU", "rejects"]}, {"id": "1", "tokens": ["Peter"]}]
+    (tmp_path / "mixed.txt").write_text("EU\nrejects O\n")
+    with pytest.raises(ValueError, match=r"mixed.txt:2: 2 columns"):
+        read_conll(tmp_path / "mixed.txt")
     (tmp_path / "empty.txt").write_text("-DOCSTART- -X- -X- O\n\n")
     with pytest.raises(ValueError, match="holds no sentences"):
         read_conll(tmp_path / "empty.txt")

@@ -31,8 +31,9 @@ CONLL2003_COLUMNS = ("tokens", "pos_tags", "chunk_tags", "ner_tags")
 
 def read_conll(path: str | os.PathLike) -> list[dict]:
     """Sentences of a CoNLL column file as rows ``{"id", "tokens", "ner_tags"}`` (tag strings; the NER tag is
-    the last column), plus ``pos_tags``/``chunk_tags`` for the 4-column CoNLL-2003 layout. Every token line must
-    have as many columns as the first one; ``-DOCSTART-`` lines are skipped."""
+    the last column), plus ``pos_tags``/``chunk_tags`` for the 4-column CoNLL-2003 layout, and without
+    ``ner_tags`` for a words-only file (text to tag). Every token line must have as many columns as the first
+    one; ``-DOCSTART-`` lines are skipped."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"CoNLL file {path!r} does not exist")
@@ -40,8 +41,9 @@ def read_conll(path: str | os.PathLike) -> list[dict]:
 
     def close_sentence():
         if sentence:
-            row = {"id": str(len(rows)), "tokens": [cols[0] for cols in sentence],
-                   "ner_tags": [cols[-1] for cols in sentence]}
+            row = {"id": str(len(rows)), "tokens": [cols[0] for cols in sentence]}
+            if expected > 1:  # a words-only file (text to tag) has no tags
+                row["ner_tags"] = [cols[-1] for cols in sentence]
             if expected == 4:
                 row["pos_tags"] = [cols[1] for cols in sentence]
                 row["chunk_tags"] = [cols[2] for cols in sentence]
@@ -58,9 +60,6 @@ def read_conll(path: str | os.PathLike) -> list[dict]:
                 close_sentence()
                 continue
             if expected is None:
-                if len(columns) < 2:
-                    raise ValueError(f"{path}:{lineno}: 1 column ({line.strip()!r}); a CoNLL token line needs the word "
-                                     "and its NER tag at least (CoNLL-2003: word POS chunk NER, separated by spaces)")
                 expected = len(columns)
             elif len(columns) != expected:
                 raise ValueError(

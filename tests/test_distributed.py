@@ -209,3 +209,62 @@ def test_two_processes_train_like_one_process_with_the_global_batch(data, tmp_pa
     assert any(".step_8.tmp" in line for line in writes[0])
     stray = [line for line in writes[1] if not line.split(" ", 1)[1].startswith((".step_4.tmp", ".step_8.tmp"))]
     assert stray == [], stray
+
+
+def test_token_classification_on_two_processes_predicts_each_sentence_once(tmp_path):
+    """finetune_ner (the fine-tuning family without a 2-process test of its own): sentences of different lengths
+    are padded across processes before gathering; the 21 validation sentences (not a multiple of 2 x 4) are each
+    predicted once, in order, exactly as one process predicts them with the saved model, and the reported
+    seqeval scores are those of these predictions. (Training itself is not compared with one process: the token
+    loss is a mean over each process's labelled tokens, so DDP's average differs from one large batch.)"""
+    from seqeval.metrics import f1_score
+    from transformers import (
+        AutoConfig,
+        AutoModelForPreTraining,
+        AutoModelForTokenClassification,
+        AutoTokenizer,
+    )
+
+    from hfext.data.token_classification import read_conll, word_predictions
+    from hfext.training.bert import train_wordpiece
+
+    conll = REPO / "tests" / "fixtures" / "conll2003"
+    tokenizer = train_wordpiece([" ".join(r["tokens"]) for r in read_conll(conll / "train.txt")], vocab_size=300,
+                                lowercase=False)
+    config = AutoConfig.for_model("hfext-bert", vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
+                                  num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
+                                  pad_token_id=tokenizer.pad_token_id)
+    torch.manual_seed(0)
+    AutoModelForPreTraining.from_config(config).save_pretrained(tmp_path / "bert")
+    tokenizer.save_pretrained(tmp_path / "bert")
+    out = tmp_path / "two"
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(CONFIGS / "cpu_2proc.yaml"),
+               str(REPO / "recipes" / "finetune_ner.py"), "--model_name_or_path", str(tmp_path / "bert"),
+               "--train_file", str(conll / "train.txt"), "--validation_file", str(conll / "valid.txt"),
+               "--max_eval_samples", "21", "--max_seq_length", "64", "--num_train_epochs", "5", "--learning_rate",
+               "3e-3", "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "4",
+               "--output_dir", str(out)]
+    done = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "all_results.json").read_text())
+    assert results["eval_sentences"] == 21
+
+    sentences = [block.splitlines() for block in (out / "predictions.txt").read_text().split("\n\n") if block.strip()]
+    rows = read_conll(conll / "valid.txt")[:21]
+    assert [[line.split(" ")[0] for line in block] for block in sentences] == [r["tokens"] for r in rows]
+    predicted = [[line.split(" ")[2] for line in block] for block in sentences]
+    model = AutoModelForTokenClassification.from_pretrained(out).eval()
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    expected = []
+    with torch.no_grad():
+        for row in rows:  # one sentence at a time, no padding: nothing shared with the distributed batches
+            encoded = tokenizer(row["tokens"], is_split_into_words=True, truncation=True, max_length=64,
+                                return_tensors="pt")
+            ids = [-1 if w is None else w for w in encoded.word_ids()]
+            expected.append(word_predictions(ids, model(**encoded).logits[0].argmax(-1).tolist(), len(row["tokens"]),
+                                             labels))
+    assert predicted == expected
+    assert len({tag for tags in predicted for tag in tags}) > 2  # the model tags entities: not a trivial all-"O"
+    assert results["eval_f1"] == pytest.approx(f1_score([r["ner_tags"] for r in rows], predicted), abs=1e-12)

@@ -46,6 +46,7 @@ from hfext.metrics import load as load_metric
 from hfext.training.args import setup_accelerator
 from hfext.training.finetune import (
     FILE_BUILDERS,
+    UnseenLabelError,
     add_finetune_args,
     check_columns,
     check_max_seq_length,
@@ -55,6 +56,7 @@ from hfext.training.finetune import (
     load_tokenizer,
     predict,
     run_finetuning,
+    split_source,
     tokenize,
     validate_finetune_args,
 )
@@ -95,6 +97,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def limit_samples(raw, args) -> None:
+    """--max_train_samples / --max_eval_samples on locally read splits, as load_raw_datasets does (test kept whole)."""
+    for split in raw:
+        limit = args.max_train_samples if split == "train" else args.max_eval_samples
+        if limit and split != "test":
+            raw[split] = raw[split].select(range(min(limit, len(raw[split]))))
+
+
 def load_ner_splits(accelerator, args):
     """train/validation(/test) with tag strings in ``--label_column_name``, and the label list (training's)."""
     from datasets import DatasetDict
@@ -107,8 +117,7 @@ def load_ner_splits(accelerator, args):
             path = getattr(args, flag)
             if path:
                 raw[split] = load_conll_dataset(path) if is_conll_file(path) else load_data_file(path, flag)
-        if args.max_train_samples:
-            raw["train"] = raw["train"].select(range(min(args.max_train_samples, len(raw["train"]))))
+        limit_samples(raw, args)
     required = [args.text_column_name, args.label_column_name]
     for split in raw:
         check_columns(raw[split], required if split != "test" else required[:1], split, args,
@@ -117,10 +126,9 @@ def load_ner_splits(accelerator, args):
     for split in list(raw):
         if args.label_column_name in raw[split].column_names:
             raw[split] = tags_as_strings(raw[split], args.label_column_name)
-        if split != "train" and args.max_eval_samples:
-            raw[split] = raw[split].select(range(min(args.max_eval_samples, len(raw[split]))))
     if "validation" in raw:
-        check_labels(labels, raw["validation"], args.label_column_name)
+        check_labels(labels, raw["validation"], args.label_column_name, split_source(args, "validation"),
+                     UnseenLabelError)
     return raw, labels
 
 

@@ -51,6 +51,7 @@ from hfext.training.finetune import (
     make_collator,
     predict,
     run_finetuning,
+    split_source,
     tokenize,
     validate_finetune_args,
 )
@@ -93,17 +94,15 @@ def load_squad(accelerator, args):
         raw = load_raw_datasets(accelerator, args)
         for split in raw:
             check_columns(raw[split], [c for c in SQUAD_COLUMNS if c != "title"], split, args)
-            check_squad_rows(raw[split], source=f"split {split!r} of {args.dataset_name!r}")
+            check_squad_rows(raw[split], source=split_source(args, split))
     else:
         raw = DatasetDict({split: load_squad_dataset(getattr(args, flag)) for split, flag in
                            (("train", "train_file"), ("validation", "validation_file"), ("test", "test_file"))
                            if getattr(args, flag)})
-    if args.max_train_samples:
-        raw["train"] = raw["train"].select(range(min(args.max_train_samples, len(raw["train"]))))
-    if args.max_eval_samples:
-        for split in ("validation", "test"):
-            if split in raw:
-                raw[split] = raw[split].select(range(min(args.max_eval_samples, len(raw[split]))))
+        for split in raw:  # --max_train_samples / --max_eval_samples as load_raw_datasets does (test kept whole)
+            limit = args.max_train_samples if split == "train" else args.max_eval_samples
+            if limit and split != "test":
+                raw[split] = raw[split].select(range(min(limit, len(raw[split]))))
     return raw
 
 

@@ -12,7 +12,7 @@ from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 import hfext  # noqa: F401
 from hfext.data.token_classification import read_conll
-from hfext.training.finetune import MissingHeadError
+from hfext.training.finetune import MissingHeadError, UnseenLabelError
 
 CONLL = REPO / "tests" / "fixtures" / "conll2003"
 TRAIN, VALID = str(CONLL / "train.txt"), str(CONLL / "valid.txt")
@@ -153,7 +153,8 @@ def test_bad_input_fails_clearly(recipe, bert, tmp_path):
     with pytest.raises(ValueError, match=r"short.txt:7: 3 columns .* the file's first token line has 4"):
         recipe.main([*base, "--train_file", str(tmp_path / "short.txt"), "--validation_file", VALID])
     (tmp_path / "valid.txt").write_text((CONLL / "valid.txt").read_text().replace("B-MISC", "B-EVENT", 1))
-    with pytest.raises(ValueError, match=r"the validation data has label\(s\) \['B-EVENT'\] that the training data"):
+    with pytest.raises(UnseenLabelError, match=r"--validation_file '.*valid.txt' has label\(s\) \['B-EVENT'\] that the "
+                                               r"training data doesn't have"):
         recipe.main([*base, "--train_file", TRAIN, "--validation_file", str(tmp_path / "valid.txt")])
     with pytest.raises(FileNotFoundError, match="--validation_file .*missing.txt' does not exist"):
         recipe.parse_args([*base, "--train_file", TRAIN, "--validation_file", str(tmp_path / "missing.txt")])

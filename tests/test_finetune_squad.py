@@ -237,7 +237,7 @@ def test_a_transformers_bert_fine_tunes_too(bert, tmp_path):
         "--test_file", DEV, "--pad_to_max_length"])
     assert results["train_steps"] == 3 and 0 <= results["eval_exact_match"] <= results["eval_f1"] <= 100
     test_predictions = json.loads((tmp_path / "out" / "test_predictions.json").read_text())
-    rows = read_squad_file(DEV)[:8]
+    rows = read_squad_file(DEV)  # --max_eval_samples leaves the test split whole
     assert list(test_predictions) == [r["id"] for r in rows]
     assert all(text in r["context"] for text, r in zip(test_predictions.values(), rows))
     assert type(AutoModelForQuestionAnswering.from_pretrained(tmp_path / "out")).__name__ == "BertForQuestionAnswering"

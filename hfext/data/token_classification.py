@@ -106,13 +106,15 @@ def tags_as_strings(dataset, column: str = "ner_tags"):
     return dataset.map(lambda row: {column: [names[i] for i in row[column]]}, features=features)
 
 
-def check_labels(label_list: Sequence[str], dataset, column: str = "ner_tags", split: str = "validation") -> None:
-    """Every tag of ``dataset`` (strings) is in the training ``label_list``."""
+def check_labels(label_list: Sequence[str], dataset, column: str = "ner_tags", source: str = "the validation data",
+                 error: type[Exception] = ValueError) -> None:
+    """Every tag of ``dataset`` (strings) is in the training ``label_list``; else ``error`` (a ``ValueError``
+    subclass of the caller's choice) names the unseen tags and ``source``."""
     known = set(label_list)
     unseen = sorted({tag for tags in dataset[column] for tag in tags} - known)
     if unseen:
-        raise ValueError(
-            f"the {split} data has label(s) {unseen} that the training data doesn't have (training labels: "
+        raise error(
+            f"{source} has label(s) {unseen} that the training data doesn't have (training labels: "
             f"{sorted(known)}); the model can't predict them: fix the tags or add training examples with them"
         )
 

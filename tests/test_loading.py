@@ -186,3 +186,60 @@ def test_recipes_refuse_before_training(saved, tmp_path, gensim_data):
     with pytest.raises(ModelTypeMismatchError, match=r"'hfext-gpt' model.*not 'hfext-skipgram' or 'hfext-cbow'"):
         load_recipe("pretrain_word2vec").main(["--train_file", corpus, "--model_name_or_path", str(directory),
                                                 "--output_dir", str(tmp_path / "c")])
+
+
+HUB_CLIENT = """
+import sys
+import torch
+from huggingface_hub import HfApi
+from transformers import AutoModelForCausalLM
+
+from hfext.loading import UnsafeWeightsError, load_pretrained
+
+folder, pickled = sys.argv[1], sys.argv[2]
+api = HfApi()
+for name, path in (("tester/safe", folder), ("tester/pickled", pickled)):
+    api.create_repo(name)
+    api.upload_folder(repo_id=name, folder_path=path)
+first = api.list_repo_commits("tester/safe")[0].commit_id
+model = load_pretrained("tester/safe", AutoModelForCausalLM, model_types=["hfext-gpt"], revision=first)
+reference = AutoModelForCausalLM.from_pretrained(folder)
+assert all(torch.equal(v, reference.state_dict()[k]) for k, v in model.state_dict().items())
+try:
+    load_pretrained("tester/pickled", AutoModelForCausalLM)
+except UnsafeWeightsError as error:
+    print("REFUSED:", error)
+    from huggingface_hub import try_to_load_from_cache
+    assert not isinstance(try_to_load_from_cache("tester/pickled", "pytorch_model.bin"), str), "pickle was downloaded"
+else:
+    raise SystemExit("a pickle-only Hub repo was loaded")
+opted_in = load_pretrained("tester/pickled", AutoModelForCausalLM, allow_pickle=True)
+assert all(torch.equal(v, reference.state_dict()[k]) for k, v in opted_in.state_dict().items())
+print("OK")
+"""
+
+
+def test_hub_repos_get_the_same_checks(saved, tmp_path):
+    """A Hub id: a repo with only pickle weights is refused before any weights are downloaded (its file list is
+    read first); a safetensors repo loads at a pinned revision. Real client, loopback Hub (tests/hub_server.py)."""
+    import os
+    import subprocess
+    import sys
+
+    from hub_server import HubServer
+
+    directory, weights = saved
+    pickled = copy_of(saved, tmp_path)
+    torch.save(weights, pickled / "pytorch_model.bin")
+    server = HubServer(tmp_path / "hub").start()
+    try:
+        env = {**os.environ, "HF_ENDPOINT": server.url, "HF_TOKEN": server.token, "HF_HOME": str(tmp_path / "home"),
+               "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "OMP_NUM_THREADS": "1"}
+        env.pop("HF_HUB_OFFLINE", None)
+        done = subprocess.run([sys.executable, "-c", HUB_CLIENT, str(directory), str(pickled)], env=env,
+                              capture_output=True, text=True, check=False, timeout=300)
+    finally:
+        server.stop()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "REFUSED: Hub repo 'tester/pickled' holds weights only as pickle (pytorch_model.bin)" in done.stdout
+    assert "allow_pickle=True" in done.stdout and done.stdout.rstrip().endswith("OK")

@@ -132,6 +132,30 @@ def test_label_all_tokens_and_hub_style_classlabel_data(recipe, bert, tmp_path):
     assert gold == [r["ner_tags"] for r in read_conll(VALID)]
 
 
+def test_exact_resume_and_continuing_from_a_fine_tuned_checkpoint(recipe, bert, tmp_path):
+    import shutil
+
+    args = ["--model_name_or_path", bert, "--train_file", TRAIN, "--validation_file", VALID, *FAST,
+            "--max_train_steps", "10", "--checkpointing_steps", "4"]
+    full = recipe.main([*args, "--output_dir", str(tmp_path / "full")])
+    shutil.copytree(tmp_path / "full" / "step_8", tmp_path / "step_8")  # a run that crashed after step 8
+    resumed = recipe.main([*args, "--output_dir", str(tmp_path / "resumed"), "--resume_from_checkpoint",
+                           str(tmp_path / "step_8")])
+    assert resumed["train_steps"] == full["train_steps"] == 10 and resumed["eval_f1"] == full["eval_f1"]
+    a = AutoModelForTokenClassification.from_pretrained(tmp_path / "full").state_dict()
+    b = AutoModelForTokenClassification.from_pretrained(tmp_path / "resumed").state_dict()
+    assert all(torch.equal(a[key], b[key]) for key in a)
+    # A checkpoint already fine-tuned on these labels keeps its label ids (and its head), whatever their order.
+    model = AutoModelForTokenClassification.from_pretrained(tmp_path / "full")
+    shuffled = list(reversed(full["labels"]))
+    model.config.id2label, model.config.label2id = dict(enumerate(shuffled)), {n: i for i, n in enumerate(shuffled)}
+    model.save_pretrained(tmp_path / "shuffled")
+    AutoTokenizer.from_pretrained(bert).save_pretrained(tmp_path / "shuffled")
+    again = recipe.main(["--model_name_or_path", str(tmp_path / "shuffled"), *args[2:6], *FAST, "--max_train_steps",
+                         "1", "--output_dir", str(tmp_path / "again")])
+    assert again["labels"] == shuffled
+
+
 def test_padding_and_a_words_only_test_file(recipe, bert, tmp_path):
     rows = read_conll(VALID)[:5]
     (tmp_path / "test.txt").write_text("".join("".join(f"{w}\n" for w in r["tokens"]) + "\n" for r in rows))

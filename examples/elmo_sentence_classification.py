@@ -5,6 +5,11 @@ dismiss someone).
 
     python examples/elmo_sentence_classification.py                      # pretrains a tiny ELMo first, ~30 s
     python examples/elmo_sentence_classification.py --elmo_dir my-elmo   # or any hfext-elmo folder
+    python examples/elmo_sentence_classification.py --smoke              # 20 pretraining steps: seconds (CI)
+
+First, the lecture's point as a picture (``elmo_context_similarity.png`` in ``--out_dir``): the cosine of the
+vectors of "fire" in "the fire burned the barn today" and "they will fire the coach today", layer by layer. The
+token layer is context-free (cosine 1, like a word2vec vector); the LSTM layers and the scalar mix are not.
 
 Two classifiers are trained on the same frozen model:
 
@@ -31,10 +36,12 @@ import torch
 from torch import nn
 
 import hfext  # noqa: F401  (registers hfext-elmo)
+from hfext.tour import quiet
 
 REPO = Path(__file__).resolve().parent.parent
 WHEN = ["yesterday", "today", "overnight", "again", "last week", "on monday"]
 PLACES = ["house", "barn", "forest", "school", "factory", "warehouse", "hotel"]
+CONTEXT_SENTENCES = ("the fire burned the barn today", "they will fire the coach today")
 PEOPLE = ["workers", "staff", "manager", "coach", "players", "director", "chef"]
 
 
@@ -65,21 +72,56 @@ def make_sentences(n: int, seed: int) -> tuple[list[str], list[int]]:
     return sentences, labels
 
 
-def pretrain_tiny_elmo(output_dir: Path, seed: int) -> Path:
-    """A tiny ELMo pretrained on unlabelled sentences of the same kind (about 20 s on a CPU)."""
+def pretrain_tiny_elmo(output_dir: Path, seed: int, steps: int = 300, clip: bool = True) -> Path:
+    """A tiny ELMo pretrained on unlabelled sentences of the same kind (about 20 s on a CPU). ``clip=False``
+    turns ELMo's cell/projection clipping off, which lets torch's fused LSTM run (faster; for smoke runs)."""
     corpus = output_dir / "unlabelled.txt"
     output_dir.mkdir(parents=True, exist_ok=True)
     corpus.write_text("\n".join(make_sentences(1000, seed + 1)[0]) + "\n")
     spec = importlib.util.spec_from_file_location("pretrain_elmo", REPO / "recipes" / "pretrain_elmo.py")
     recipe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recipe)
-    recipe.main([
-        "--train_file", str(corpus), "--output_dir", str(output_dir / "elmo"), "--projection_dim", "32",
-        "--lstm_dim", "64", "--filters", "[[1, 16], [2, 16], [3, 32], [4, 32]]", "--min_count", "1",
-        "--learning_rate", "5e-3", "--lr_scheduler_type", "constant", "--max_train_steps", "300",
-        "--num_train_epochs", "20", "--logging_steps", "100", "--seed", str(seed),
-    ])
+    with quiet():  # the recipe's progress bars and JSON
+        results = recipe.main([
+            "--train_file", str(corpus), "--output_dir", str(output_dir / "elmo"), "--projection_dim", "32",
+            "--lstm_dim", "64", "--filters", "[[1, 16], [2, 16], [3, 32], [4, 32]]", "--min_count", "1",
+            "--learning_rate", "5e-3", "--lr_scheduler_type", "constant", "--max_train_steps", str(steps),
+            "--num_train_epochs", "20", "--logging_steps", "100", "--seed", str(seed),
+            *([] if clip else ["--cell_clip", "0", "--proj_clip", "0"]),
+        ])
+    print(f"pretrained a tiny ELMo for {steps} steps: held-out perplexity forward "
+          f"{results['eval_forward_perplexity']:.2f}, backward {results['eval_backward_perplexity']:.2f}")
     return output_dir / "elmo"
+
+
+@torch.no_grad()
+def context_similarity(model, tokenizer, sentences=CONTEXT_SENTENCES, word: str = "fire") -> dict:
+    """Cosine of ``word``'s vectors in two sentences, for every layer and the scalar mix."""
+    tokens = [s.split() for s in sentences]
+    position = [t.index(word) + 1 for t in tokens]  # +1 for <S>
+    out = model(**tokenizer(tokens, is_split_into_words=True, return_tensors="pt"))
+
+    def cosine(layer):
+        return float(nn.functional.cosine_similarity(layer[0, position[0]], layer[1, position[1]], dim=0))
+
+    names = ["token layer (char CNN)"] + [f"LSTM layer {i}" for i in range(1, len(out.hidden_states))]
+    similarity = {name: cosine(layer) for name, layer in zip(names, out.hidden_states)}
+    similarity["scalar mix (ELMo)"] = cosine(out.elmo_representations)
+    return similarity
+
+
+def plot_context_similarity(similarity: dict, out: str, sentences=CONTEXT_SENTENCES) -> None:
+    from hfext.plots import _pyplot, _save
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.4), dpi=110)
+    names = list(similarity)
+    bars = ax.barh(names[::-1], [similarity[n] for n in names][::-1], color="tab:orange")
+    ax.bar_label(bars, fmt="%.3f", padding=3)
+    ax.set_xlim(0, 1.15)
+    ax.set_xlabel('cosine of "fire" across the two sentences')
+    ax.set_title(f'"{sentences[0]}" vs "{sentences[1]}"', fontsize=9)
+    _save(fig, out)
 
 
 @torch.no_grad()
@@ -118,6 +160,7 @@ def train_probe(features_of, train_ids, test_ids, labels, mix, hidden: int, epoc
 
 
 def run(argv=None) -> dict:
+    """Run the example; returns the results (also written to ``OUTPUT_DIR/results.json``)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--elmo_dir", default=None, help="An hfext-elmo folder (default: pretrain a tiny one).")
     parser.add_argument("--output_dir", default="./elmo-classification")
@@ -125,14 +168,31 @@ def run(argv=None) -> dict:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--learning_rate", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pretrain_steps", type=int, default=None, help="tiny ELMo's steps (default 300; --smoke 20)")
+    parser.add_argument("--out_dir", default=None, help="draw the context-similarity picture here")
+    parser.add_argument("--smoke", action="store_true",
+                        help="20 pretraining steps without clipping (fused LSTM), 60 examples, 3 epochs (CI)")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.num_examples, args.epochs = min(args.num_examples, 60), min(args.epochs, 3)
     from hfext_elmo import ElmoScalarMix
     from transformers import AutoModel, AutoTokenizer
 
-    elmo_dir = Path(args.elmo_dir) if args.elmo_dir else pretrain_tiny_elmo(Path(args.output_dir), args.seed)
-    model = AutoModel.from_pretrained(elmo_dir).eval()  # frozen: only the new mix and the classifier learn
+    steps = args.pretrain_steps or (20 if args.smoke else 300)
+    elmo_dir = (Path(args.elmo_dir) if args.elmo_dir
+                else pretrain_tiny_elmo(Path(args.output_dir), args.seed, steps, clip=not args.smoke))
+    with quiet():
+        model = AutoModel.from_pretrained(elmo_dir).eval()  # frozen: only the new mix and the classifier learn
     model.requires_grad_(False)
     tokenizer = AutoTokenizer.from_pretrained(elmo_dir)
+
+    similarity = context_similarity(model, tokenizer)
+    print('cosine of "fire" in two contexts: ' + ", ".join(f"{k} {v:.3f}" for k, v in similarity.items()))
+    if args.out_dir:
+        os.makedirs(args.out_dir, exist_ok=True)
+        out = os.path.join(args.out_dir, "elmo_context_similarity.png")
+        plot_context_similarity(similarity, out)
+        print(f"wrote {out}")
 
     sentences, labels = make_sentences(args.num_examples, args.seed)
     labels = torch.tensor(labels)
@@ -166,6 +226,7 @@ def run(argv=None) -> dict:
         "majority_baseline": float(max(labels[test_ids].float().mean(), 1 - labels[test_ids].float().mean())),
         "scalar_mix_weights": torch.softmax(sentence_mix.scalar_parameters.detach(), 0).tolist(),
         "scalar_mix_gamma": float(sentence_mix.gamma.detach()),
+        "fire_context_cosine": similarity,
     }
     os.makedirs(args.output_dir, exist_ok=True)
     Path(args.output_dir, "results.json").write_text(json.dumps(results, indent=2))
@@ -173,5 +234,13 @@ def run(argv=None) -> dict:
     return results
 
 
+def main(argv=None) -> int:
+    """The script's entry point: as :func:`run`, with the picture in docs/images/ unless ``--out_dir`` says."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--out_dir" not in argv:
+        argv += ["--out_dir", str(REPO / "docs" / "images")]
+    return 0 if run(argv) else 1
+
+
 if __name__ == "__main__":
-    sys.exit(0 if run() else 1)
+    sys.exit(main())

@@ -839,6 +839,18 @@ def cmd_quickstart(args) -> int:
     return 0
 
 
+def cmd_tour(args) -> int:
+    from hfext.tour import PICTURES_DIR, TourError, run_tour, summary_table
+
+    try:
+        rows = run_tour(args.out_dir or PICTURES_DIR, smoke=args.smoke, chapters=args.chapters, work_dir=args.work_dir)
+    except (TourError, ValueError) as error:
+        raise CLIError(str(error)) from None
+    print("\n" + summary_table(rows))
+    failed = [row for row in rows if row["status"] != "ok"]
+    return 1 if failed else 0
+
+
 def _saved_input_embeddings(model, model_dir: str):
     """The input-embedding matrix as stored in ``model.safetensors`` (None if the file is sharded or absent)."""
     from safetensors import safe_open
@@ -896,6 +908,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("family", metavar="TASK", help="task family: glue, swag, squad or ner")
     p.add_argument("recipe_args", nargs=argparse.REMAINDER, help="flags of the recipe")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("tour", help="run the lecture's guided tour (docs/tour/): every example, regenerating the pictures",
+                       description="Run examples/ chapter by chapter in lecture order (docs/tour/README.md), then print "
+                                   "a summary table; exit status 1 if a chapter failed.")
+    p.add_argument("--out_dir", default=None, help="where the pictures go (default: the checkout's docs/images)")
+    p.add_argument("--smoke", action="store_true", help="tiny corpora, models and step counts: seconds per chapter (CI)")
+    p.add_argument("--chapters", nargs="+", type=int, default=None, metavar="N", help="only these chapters (1-9)")
+    p.add_argument("--work_dir", default=None, help="keep the trained models here (default: a temporary folder)")
+    p.set_defaults(func=cmd_tour)
 
     p = sub.add_parser("cooccurrence", help="the window co-occurrence matrix of a small text, as a table (the lecture's slide)",
                        description="Count how often two words appear within --window words of each other in one sentence.")

@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 from conftest import REPO, load_recipe
-from transformers import AutoModelForPreTraining, AutoTokenizer, pipeline
+from transformers import AutoConfig, AutoModelForPreTraining, AutoTokenizer, pipeline
 
 import hfext  # noqa: F401
 from hfext.training.bert import read_documents, train_wordpiece
@@ -112,3 +112,37 @@ def test_resume_after_a_crash_reaches_the_uninterrupted_weights(recipe, gensim_d
     assert full.keys() == resumed.keys()
     for name in full:
         torch.testing.assert_close(resumed[name], full[name], rtol=0, atol=0)
+
+
+class ProcessView:
+    """One process's view of a run on ``num_processes`` (accelerate's attributes); ``reduce`` keeps this
+    process's own sums so the test can add them up."""
+
+    def __init__(self, process_index: int, num_processes: int):
+        self.process_index, self.num_processes, self.device, self.sums = process_index, num_processes, torch.device("cpu"), None
+
+    def reduce(self, tensor, reduction):
+        self.sums = tensor.clone()
+        return tensor
+
+
+def test_evaluation_scores_the_same_masks_on_any_number_of_processes(gensim_data):
+    from hfext.data import DataCollatorForBertPretraining, build_nsp_examples
+    from hfext.training.bert import evaluate_pretraining
+
+    lines = (gensim_data / "lee_background.cor").read_text().splitlines()[:60]
+    tokenizer = train_wordpiece(lines, vocab_size=500)
+    examples = build_nsp_examples(read_documents(lines), tokenizer, max_seq_length=48, seed=1)
+    assert len(examples) > 20
+    config = AutoConfig.for_model("hfext-bert", vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1,
+                                  num_attention_heads=2, intermediate_size=64, max_position_embeddings=48)
+    model = AutoModelForPreTraining.from_config(config)
+    collator = DataCollatorForBertPretraining(tokenizer)
+    one = ProcessView(0, 1)
+    single = evaluate_pretraining(one, model, examples, collator, batch_size=4, seed=7)
+    views = [ProcessView(rank, 3) for rank in range(3)]
+    for view in views:
+        evaluate_pretraining(view, model, examples, collator, batch_size=4, seed=7)
+    combined = sum(view.sums for view in views)
+    assert torch.allclose(combined, one.sums, rtol=1e-9)  # same masked tokens, same NSP pairs, same losses
+    assert one.sums[2] > 0 and single["eval_mlm_loss"] > 0

@@ -119,15 +119,19 @@ class BertPretrainingTask(TrainingTask):
 @torch.no_grad()
 def evaluate_pretraining(accelerator, model, examples: Sequence[dict], collator: DataCollatorForBertPretraining,
                          batch_size: int, seed: int = 0) -> dict:
-    """MLM loss/accuracy over the masked tokens and NSP accuracy on ``examples`` (split across processes,
-    summed with ``reduce``); the masking is seeded, so every evaluation sees the same masks."""
+    """MLM loss/accuracy over the masked tokens and NSP accuracy on ``examples`` (batches dealt round-robin to
+    the processes, sums combined with ``reduce``). The masking is seeded and every process masks every batch
+    in the same order, so each evaluation, on any number of processes, scores the same masked tokens."""
     model.eval()
     device = accelerator.device
     totals = torch.zeros(5, dtype=torch.float64, device=device)  # MLM loss sum, correct, count; NSP correct, count
-    mine = list(examples)[accelerator.process_index :: accelerator.num_processes]
+    examples = list(examples)
     collator.generator = torch.Generator().manual_seed(seed)
-    for start in range(0, len(mine), batch_size):
-        batch = {k: v.to(device) for k, v in collator(mine[start : start + batch_size]).items()}
+    for index, start in enumerate(range(0, len(examples), batch_size)):
+        masked_batch = collator(examples[start : start + batch_size])  # advances the generator on every process
+        if index % accelerator.num_processes != accelerator.process_index:
+            continue
+        batch = {k: v.to(device) for k, v in masked_batch.items()}
         labels, nsp = batch.pop("labels"), batch.pop("next_sentence_label", None)
         out = model(**batch)
         masked = labels != -100

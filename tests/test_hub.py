@@ -214,6 +214,16 @@ def test_add_remote_code_is_idempotent_and_leaves_other_models_alone(tmp_path):
         add_remote_code(tmp_path / "nothing")
 
 
+def test_a_saved_folder_card_is_named_after_the_folder(tmp_path):
+    from hfext_glove import GloVeConfig, GloVeModel
+
+    from hfext.training.args import save_pretrained_atomic
+
+    save_pretrained_atomic(GloVeModel(GloVeConfig(vocab_size=5, vector_size=4)), None, tmp_path / "my-glove")
+    card = (tmp_path / "my-glove" / "README.md").read_text()
+    assert "# my-glove" in card and 'from_pretrained("my-glove"' in card and ".saving" not in card
+
+
 # --------------------------------------------------------------------------------------------------------
 # recipes
 

@@ -138,13 +138,14 @@ def load_text_dataset(args: argparse.Namespace):
 
 
 def save_pretrained_atomic(model, tokenizer, output_dir: str | os.PathLike, extra_files: dict | None = None,
-                           card: dict | None = None) -> None:
+                           card: dict | None = None, state_dict: dict | None = None) -> None:
     """``save_pretrained`` into a temporary sibling folder, then move the files in: a crash mid-save never
     leaves a half-written model in ``output_dir``. The folder is a complete Hub repo: for an hfext model it
     also gets the family's remote code + ``auto_map`` (it loads with ``trust_remote_code=True`` where hfext is
     not installed) and a model card, ``README.md`` (``card``: keyword arguments of
     :func:`hfext.hub.model_card`, e.g. ``repo_id``, ``hyperparameters``, ``datasets``; results come from
-    ``all_results.json`` when ``extra_files`` holds it)."""
+    ``all_results.json`` when ``extra_files`` holds it). ``state_dict``: the weights to save instead of the
+    model's own (an FSDP run's gathered ones, see :func:`full_state_dict`)."""
     from .. import hub
 
     output_dir = Path(output_dir)
@@ -152,13 +153,15 @@ def save_pretrained_atomic(model, tokenizer, output_dir: str | os.PathLike, extr
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    model.save_pretrained(tmp)
+    model.save_pretrained(tmp, state_dict=state_dict)
     if tokenizer is not None:
         tokenizer.save_pretrained(tmp)
     for name, text in (extra_files or {}).items():
         (tmp / name).write_text(text)
     if hub.add_remote_code(tmp) is not None:
-        hub.write_model_card(tmp, **(card or {}))
+        card = dict(card or {})
+        card["repo_id"] = card.get("repo_id") or output_dir.resolve().name  # not the temporary folder's name
+        hub.write_model_card(tmp, **card)
     umask = os.umask(0)
     os.umask(umask)
     for item in tmp.iterdir():
@@ -166,6 +169,16 @@ def save_pretrained_atomic(model, tokenizer, output_dir: str | os.PathLike, extr
             os.chmod(item, 0o666 & ~umask)  # some writers create 0600 files; model folders are meant to be shared
         os.replace(item, output_dir / item.name)
     tmp.rmdir()
+
+
+def full_state_dict(accelerator: Accelerator, model) -> dict | None:
+    """The whole model's weights for saving, gathered from every process's shards under FSDP (a collective:
+    every process must call it, or the run hangs); ``None`` otherwise, where the model's own are complete."""
+    from accelerate.utils import DistributedType
+
+    if accelerator.distributed_type == DistributedType.FSDP:
+        return accelerator.get_state_dict(model)
+    return None
 
 
 def _card_info(args: argparse.Namespace, accelerator: Accelerator | None = None) -> dict:
@@ -210,10 +223,11 @@ def finish_run(accelerator: Accelerator, args: argparse.Namespace, model, tokeni
     trackers are closed. Returns ``results``. A failed push raises :class:`hfext.hub.HubPushError` (on the
     main process, after every process is done) and leaves the saved folder intact."""
     error = None
+    state_dict = full_state_dict(accelerator, model)
     if accelerator.is_main_process:
         files = {"all_results.json": json.dumps(results, indent=2), **(extra_files or {})}
         save_pretrained_atomic(accelerator.unwrap_model(model), tokenizer, args.output_dir, files,
-                               card=_card_info(args, accelerator))
+                               card=_card_info(args, accelerator), state_dict=state_dict)
         accelerator.print(json.dumps(results, indent=2))
         if getattr(args, "push_to_hub", False):
             from ..hub import HubPushError
@@ -271,11 +285,12 @@ def _pushing_each_epoch(accelerator: Accelerator, args: argparse.Namespace, mode
         if epoch >= args.num_train_epochs - 1:
             return
         accelerator.wait_for_everyone()
+        state_dict = full_state_dict(accelerator, model)
         if accelerator.is_main_process:
             from ..hub import HubPushError
 
             save_pretrained_atomic(accelerator.unwrap_model(model), tokenizer, args.output_dir,
-                                   card=_card_info(args, accelerator))
+                                   card=_card_info(args, accelerator), state_dict=state_dict)
             checkpoint = Path(args.output_dir) / f"epoch_{epoch}"
             try:
                 push_output_dir(args, f"Training in progress epoch {epoch}",

@@ -50,7 +50,6 @@ from hfext.training.finetune import (
     add_finetune_args,
     check_columns,
     check_max_seq_length,
-    load_data_file,
     load_model,
     load_raw_datasets,
     load_tokenizer,
@@ -62,8 +61,6 @@ from hfext.training.finetune import (
 )
 
 logger = logging.getLogger(__name__)
-
-FILE_FLAGS = {"train": "train_file", "validation": "validation_file", "test": "test_file"}
 
 
 def is_conll_file(path: str) -> bool:
@@ -83,41 +80,16 @@ def parse_args(argv=None) -> argparse.Namespace:
                      help="Also report precision/recall/F1 per entity type.")
     parser.set_defaults(learning_rate=5e-5)
     args = parser.parse_args(argv)
-    # The shared checks know csv/json files only; CoNLL files are checked here and hidden from them.
-    conll = {flag: getattr(args, flag) for flag in FILE_FLAGS.values() if getattr(args, flag) and is_conll_file(getattr(args, flag))}
-    for flag, path in conll.items():
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"--{flag} {path!r} does not exist")
-    shared = {**vars(args), **dict.fromkeys(conll)}
-    if "train_file" in conll:
-        shared["dataset_name"] = args.dataset_name or "conll"
-    validate_finetune_args(argparse.Namespace(**shared))
+    validate_finetune_args(args, reads_itself=is_conll_file)
     if args.validation_file is None and not args.dataset_name:
         raise ValueError("pass --validation_file (e.g. eng.testa) to evaluate, or --dataset_name conll2003")
     return args
 
 
-def limit_samples(raw, args) -> None:
-    """--max_train_samples / --max_eval_samples on locally read splits, as load_raw_datasets does (test kept whole)."""
-    for split in raw:
-        limit = args.max_train_samples if split == "train" else args.max_eval_samples
-        if limit and split != "test":
-            raw[split] = raw[split].select(range(min(limit, len(raw[split]))))
-
-
 def load_ner_splits(accelerator, args):
     """train/validation(/test) with tag strings in ``--label_column_name``, and the label list (training's)."""
-    from datasets import DatasetDict
-
-    if args.dataset_name:
-        raw = load_raw_datasets(accelerator, args)
-    else:
-        raw = DatasetDict()
-        for split, flag in FILE_FLAGS.items():
-            path = getattr(args, flag)
-            if path:
-                raw[split] = load_conll_dataset(path) if is_conll_file(path) else load_data_file(path, flag)
-        limit_samples(raw, args)
+    raw = load_raw_datasets(accelerator, args,
+                            read_file=lambda path: load_conll_dataset(path) if is_conll_file(path) else None)
     required = [args.text_column_name, args.label_column_name]
     for split in raw:
         check_columns(raw[split], required if split != "test" else required[:1], split, args,

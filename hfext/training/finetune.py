@@ -128,8 +128,9 @@ def add_finetune_args(parser: argparse.ArgumentParser, max_seq_length: int = 128
     parser.set_defaults(num_train_epochs=3, learning_rate=2e-5, lr_scheduler_type="linear")
 
 
-def validate_finetune_args(args: argparse.Namespace) -> None:
-    """Refuse flag values that cannot work, naming the flag."""
+def validate_finetune_args(args: argparse.Namespace, reads_itself: Callable[[str], bool] | None = None) -> None:
+    """Refuse flag values that cannot work, naming the flag. ``reads_itself(path)``: True for data files the
+    recipe reads with its own reader (CoNLL column files, SQuAD JSON), which skip the extension check."""
     if not args.dataset_name and not args.train_file:
         raise ValueError("pass --dataset_name (e.g. glue with --dataset_config_name sst2) or --train_file")
     # The common checks expect a list of training text files.
@@ -140,7 +141,7 @@ def validate_finetune_args(args: argparse.Namespace) -> None:
             raise FileNotFoundError(f"--{flag} {path!r} does not exist")
     for flag in ("train_file", "validation_file", "test_file"):
         path = getattr(args, flag)
-        if path is not None:
+        if path is not None and not (reads_itself and reads_itself(path)):
             file_builder(path, flag)  # an unsupported extension fails before anything is loaded
     for flag in ("max_seq_length", "per_device_train_batch_size", "per_device_eval_batch_size"):
         if getattr(args, flag) < 1:
@@ -172,12 +173,14 @@ def load_data_file(path: str, flag: str = "file", **options):
     return load_dataset(builder, data_files={"train": path}, split="train", **{**defaults, **options})
 
 
-def load_raw_datasets(accelerator, args: argparse.Namespace, file_options: Callable[[str], dict] | None = None):
+def load_raw_datasets(accelerator, args: argparse.Namespace, file_options: Callable[[str], dict] | None = None,
+                      read_file: Callable[[str], object] | None = None):
     """A ``DatasetDict`` with the splits the run has: ``--dataset_name``/``--dataset_config_name`` through
     ``datasets.load_dataset``, or ``train``/``validation``/``test`` from ``--train_file``/``--validation_file``/
     ``--test_file`` (each file read alone, so splits may have different columns, as in GLUE's MNLI).
-    ``file_options(path)`` gives per-file builder options (e.g. a header-less TSV's column names).
-    ``--max_train_samples`` / ``--max_eval_samples`` keep the first N examples of the training / evaluation
+    ``file_options(path)`` gives per-file builder options (e.g. a header-less TSV's column names);
+    ``read_file(path)`` is a recipe's own reader (SQuAD JSON, CoNLL columns) returning a ``Dataset``, or None
+    to use the csv/json builders. ``--max_train_samples`` / ``--max_eval_samples`` keep the first N examples of the training / evaluation
     splits (all but ``test``). The main process reads first so the ``datasets`` cache is written once."""
     from datasets import DatasetDict, load_dataset
 
@@ -189,12 +192,21 @@ def load_raw_datasets(accelerator, args: argparse.Namespace, file_options: Calla
             for split, flag in (("train", "train_file"), ("validation", "validation_file"), ("test", "test_file")):
                 path = getattr(args, flag)
                 if path:
-                    raw[split] = load_data_file(path, flag, **(file_options(path) if file_options else {}))
-    for split in raw:  # --max_train_samples / --max_eval_samples: the first N examples (before tokenization)
+                    dataset = read_file(path) if read_file is not None else None
+                    if dataset is None:
+                        dataset = load_data_file(path, flag, **(file_options(path) if file_options else {}))
+                    raw[split] = dataset
+    limit_samples(raw, args)
+    return raw
+
+
+def limit_samples(raw, args: argparse.Namespace) -> None:
+    """``--max_train_samples`` / ``--max_eval_samples``: keep the first N examples of the training / evaluation
+    splits, in place, before tokenization (``test`` is kept whole)."""
+    for split in raw:
         limit = getattr(args, "max_train_samples" if split == "train" else "max_eval_samples", None)
         if limit and split != "test":
             raw[split] = raw[split].select(range(min(limit, len(raw[split]))))
-    return raw
 
 
 def split_source(args: argparse.Namespace, split: str) -> str:

@@ -1,5 +1,5 @@
-"""Data pipeline shared by the embedding families: corpus streaming, vocabulary, windows, sampling, BERT pretraining
-(NSP pairs, MLM masking)."""
+"""Data pipeline: corpus streaming, vocabulary, windows, sampling (the embedding families), co-occurrence, BERT
+pretraining (NSP pairs, MLM masking), and fine-tuning data: SQuAD (question answering) and CoNLL-2003 (NER)."""
 
 from .bert_pretraining import (
     DataCollatorForBertPretraining,
@@ -20,6 +20,19 @@ from .corpus import (
     dataset_lines,
     file_fingerprint,
     read_lines,
+)
+from .question_answering import (
+    load_squad_dataset,
+    postprocess_qa_predictions,
+    prepare_train_features,
+    prepare_validation_features,
+    read_squad_file,
+)
+from .token_classification import (
+    load_conll_dataset,
+    read_conll,
+    tokenize_and_align_labels,
+    word_predictions,
 )
 from .windows import (
     WindowChunk,
@@ -44,11 +57,20 @@ __all__ = [
     "dataset_lines",
     "file_fingerprint",
     "keep_probabilities",
+    "load_conll_dataset",
     "load_cooccurrence",
+    "load_squad_dataset",
     "mask_tokens",
     "one_hot",
+    "postprocess_qa_predictions",
+    "prepare_train_features",
+    "prepare_validation_features",
+    "read_conll",
     "read_lines",
+    "read_squad_file",
     "save_cooccurrence",
     "skipgram_pairs",
     "split_sentences",
+    "tokenize_and_align_labels",
+    "word_predictions",
 ]

@@ -76,7 +76,9 @@ FILE_BUILDERS = {
 }
 
 # Flags that change nothing about training, so a resumed run may change them.
-EVALUATION_FLAGS = frozenset({"per_device_eval_batch_size", "max_eval_samples", "validation_file", "test_file"})
+EVALUATION_FLAGS = frozenset({"per_device_eval_batch_size", "max_eval_samples", "validation_file", "test_file",
+                              # the QA and NER recipes' evaluation-only flags
+                              "n_best_size", "max_answer_length", "return_entity_level_metrics"})
 
 
 class MissingHeadError(ValueError):

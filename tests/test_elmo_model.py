@@ -332,3 +332,20 @@ def test_remote_code_checkpoint_loads_without_hfext(tmp_path):
     assert report["module"].startswith("transformers_modules") and report["tok"].startswith("transformers_modules")
     assert not report["hfext"]
     assert report["loss"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_init_follows_bilm_tf():
+    """bilm-tf's initialisers reach every module, including those transformers would skip for remote code
+    because they hold no parameters of their own (the character encoder, the LSTM cells, the LM's head model)."""
+    model = ElmoForBiLM(ElmoConfig(**TINY, vocab_size=50))
+    encoder = model.elmo.char_encoder
+    embedding = encoder.char_embedding.weight
+    assert float(embedding[0].abs().max()) == 0.0 and float(embedding.abs().max()) <= 1.0
+    assert float(embedding[1:].std()) == pytest.approx((1 / 3) ** 0.5, rel=0.15)  # uniform(-1, 1)
+    highway = encoder.highway.layers[0]
+    size = highway.in_features
+    assert torch.equal(highway.bias, torch.cat([torch.zeros(size), torch.full((size,), 2.0)]))  # carry gate open
+    cell = model.elmo.encoder.forward_layers[0]
+    c = cell.cell_size
+    assert torch.equal(cell.state_linearity.bias, torch.cat([torch.zeros(c), torch.ones(c), torch.zeros(2 * c)]))
+    assert float(model.lm_head.bias.abs().max()) == 0.0

@@ -241,3 +241,17 @@ def test_remote_code_checkpoint_loads_and_generates_without_hfext(tmp_path):
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["module"].startswith("transformers_modules") and not report["hfext"]
     assert report["tokens"] == expected.tolist()
+
+
+def test_init_scales_the_residual_projections_as_gpt2():
+    """GPT-2's init: N(0, 0.02) everywhere, N(0, 0.02 / sqrt(2 n_layer)) for the projections into the residual
+    stream, also through from_config (transformers skips parameter-less remote-code modules' init)."""
+    from transformers import AutoModelForCausalLM
+
+    for model in (tiny_model(n_layer=8, n_embd=64, initializer_range=0.02),
+                  AutoModelForCausalLM.from_config(tiny_config(n_layer=8, n_embd=64, initializer_range=0.02))):
+        block = model.transformer.h[0]
+        assert float(block.attn.c_attn.weight.std()) == pytest.approx(0.02, rel=0.05)
+        assert float(block.mlp.c_fc.weight.std()) == pytest.approx(0.02, rel=0.05)
+        for projection in (block.attn.c_proj, block.mlp.c_proj):
+            assert float(projection.weight.std()) == pytest.approx(0.02 / 4, rel=0.1)

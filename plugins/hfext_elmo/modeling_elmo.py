@@ -263,6 +263,12 @@ class ElmoPreTrainedModel(PreTrainedModel):
     _supports_sdpa = False
     _no_split_modules: ClassVar[list[str]] = ["ElmoLstmCellWithProjection"]
 
+    def _initialize_weights(self, module, is_custom_code: bool = False):
+        # transformers skips _init_weights for remote-code modules holding no parameters of their own, which
+        # would skip bilm-tf's initialisers below (they live on ElmoCharacterEncoder, the LSTM cells, the head's
+        # model). They use only transformers.initialization, which leaves loaded tensors alone, so run them.
+        super()._initialize_weights(module, is_custom_code=False)
+
     def _init_weights(self, module):
         # bilm-tf's initialisers: N(0, 1/fan_in) for the CNN, highway and projection, carry bias -2 (the
         # highway starts close to the identity), Glorot-uniform LSTM kernels, forget-gate bias 1.

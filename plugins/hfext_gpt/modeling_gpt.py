@@ -98,6 +98,7 @@ class GPTAttention(nn.Module):
         self.layer_idx = layer_idx
         self.c_attn = Conv1D(3 * self.embed_dim, self.embed_dim)  # (d, 3d): q | k | v
         self.c_proj = Conv1D(self.embed_dim, self.embed_dim)
+        self.c_proj.is_residual_projection = True
 
     def forward(
         self,
@@ -144,6 +145,7 @@ class GPTMLP(nn.Module):
         super().__init__()
         self.c_fc = Conv1D(config.inner_dim, config.n_embd)  # weights (in, out), as in GPTAttention
         self.c_proj = Conv1D(config.n_embd, config.inner_dim)
+        self.c_proj.is_residual_projection = True
         self.act = ACT2FN[config.activation_function]
 
     def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
@@ -192,6 +194,11 @@ class GPTPreTrainedModel(PreTrainedModel):
     def _init_weights(self, module):
         std = self.config.initializer_range
         if isinstance(module, (nn.Linear, Conv1D)):
+            if getattr(module, "is_residual_projection", False):
+                # GPT-2 section 2.3: projections into the residual stream scaled by 1/sqrt(N), N = 2 per block.
+                # Marked on the layer itself: transformers skips _init_weights of remote-code modules that hold
+                # no parameters of their own (GPTAttention, GPTMLP), so they can't do it.
+                std = std / math.sqrt(2 * self.config.n_layer)
             init.normal_(module.weight, mean=0.0, std=std)
             if module.bias is not None:
                 init.zeros_(module.bias)
@@ -200,9 +207,6 @@ class GPTPreTrainedModel(PreTrainedModel):
         elif isinstance(module, nn.LayerNorm):
             init.ones_(module.weight)
             init.zeros_(module.bias)
-        if isinstance(module, (GPTAttention, GPTMLP)):
-            # GPT-2 section 2.3: residual projections scaled by 1/sqrt(N), N = 2 residual adds per block.
-            init.normal_(module.c_proj.weight, mean=0.0, std=std / math.sqrt(2 * self.config.n_layer))
 
 
 class GPTModel(GPTPreTrainedModel):

@@ -7,7 +7,13 @@ Declared in pyproject.toml under the ``hfext.plugins`` entry-point group; ``hfex
 from transformers import PreTrainedTokenizerFast
 
 from .configuration_word2vec import CBOWConfig, SkipGramConfig, Word2VecConfig
-from .modeling_word2vec import CBOWModel, SkipGramModel, Word2VecOutput, Word2VecPreTrainedModel, build_huffman_tree
+from .modeling_word2vec import (
+    CBOWModel,
+    SkipGramModel,
+    Word2VecOutput,
+    Word2VecPreTrainedModel,
+    build_huffman_tree,
+)
 
 configs = [SkipGramConfig, CBOWConfig]
 models = [SkipGramModel, CBOWModel]

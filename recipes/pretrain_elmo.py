@@ -143,7 +143,8 @@ def main(argv=None) -> dict:
     model, optimizer = accelerator.prepare(model, optimizer)
     task = ElmoTask(train_data, args.per_device_train_batch_size, args.seed, accelerator.device,
                     rank=accelerator.process_index, world_size=accelerator.num_processes)
-    state, train_seconds = train_with_args(accelerator, args, model, optimizer, task, "pretrain_elmo", progress_unit="batch")
+    state, train_seconds = train_with_args(accelerator, args, model, optimizer, task, "pretrain_elmo", progress_unit="batch",
+                                           tokenizer=tokenizer)
 
     # Train perplexities: over this run's steps, all processes (a resumed run counts its own steps only).
     sums = accelerator.reduce(torch.tensor([task.forward_nll, task.backward_nll, task.num_targets],

@@ -132,7 +132,7 @@ def main(argv=None) -> dict:
     )
     state, train_seconds = train_with_args(  # the kernel updates the unwrapped model in place
         accelerator, args, model if backend == "torch" else accelerator.unwrap_model(model), optimizer, task,
-        "pretrain_glove", run_config(args, accelerator.unwrap_model(model).config),
+        "pretrain_glove", run_config(args, accelerator.unwrap_model(model).config), tokenizer=tokenizer,
     )
 
     results = {"train_loss": state.loss_sum / max(state.loss_count, 1), "train_steps": state.global_step,

@@ -214,7 +214,8 @@ def main(argv=None) -> dict:
                         world_size=accelerator.num_processes, eval_steps=args.eval_steps,
                         evaluate=evaluate if eval_blocks is not None else None)
     settings = run_config(args, accelerator.unwrap_model(model).config, exclude=NOT_RUN_CONFIG | EVALUATION_FLAGS)
-    state, train_seconds = train_with_args(accelerator, args, model, optimizer, task, "pretrain_gpt", settings, "batch")
+    state, train_seconds = train_with_args(accelerator, args, model, optimizer, task, "pretrain_gpt", settings, "batch",
+                                           tokenizer=tokenizer)
     unwrapped = accelerator.unwrap_model(model)
     results = {
         "train_loss": state.loss_sum / max(state.loss_count, 1),

@@ -206,7 +206,8 @@ def main(argv=None) -> dict:
                        config.decoder_start_token_id, args.label_smoothing, rank=accelerator.process_index,
                        world_size=accelerator.num_processes, group_by_length=args.group_by_length)
     settings = run_config(args, accelerator.unwrap_model(model).config, exclude=NOT_RUN_CONFIG | EVALUATION_FLAGS)
-    state, train_seconds = train_with_args(accelerator, args, model, optimizer, task, "train_seq2seq", settings, "batch")
+    state, train_seconds = train_with_args(accelerator, args, model, optimizer, task, "train_seq2seq", settings, "batch",
+                                           tokenizer=tokenizer)
     results = {
         "train_loss": state.loss_sum / max(state.loss_count, 1),
         "train_steps": state.global_step,

@@ -160,6 +160,7 @@ def run_embedding_recipe(
     state, _ = train_with_args(  # the kernel updates the unwrapped model in place
         accelerator, args, model if backend == "torch" else accelerator.unwrap_model(model), optimizer, task,
         tracker_name, run_config(args, accelerator.unwrap_model(model).config), "chunk", "word2vec_linear",
+        tokenizer=tokenizer,
     )
 
     results = {"train_loss": state.loss_sum / max(state.loss_count, 1), "train_steps": state.global_step,

@@ -2,8 +2,15 @@
 """Chapter 9 of the tour: pretrain a small BERT (``hfext-bert``) with masked language modelling and next-sentence
 prediction, then ask it to fill in a masked word.
 
-    python examples/bert_fill_mask.py                 # 2 layers x 128 wide on the Lee news corpus: ~3 min on 2 cores
+    python examples/bert_fill_mask.py                 # 2 layers x 128 wide, 1,500 steps: ~2 min on 2 idle cores
     python examples/bert_fill_mask.py --smoke         # a 1-layer toy, 20 steps: seconds (CI)
+    python examples/bert_fill_mask.py --train_file my_corpus.txt --sentence "a sentence with one [MASK] ."
+
+The corpus: by default, short documents generated from the 23 country-capital pairs of gensim's
+``questions-words.txt`` ("the capital of norway is oslo ." / "oslo is the largest city in norway ." ...), one
+sentence per line and a blank line between documents, BERT's input format. A few minutes of CPU cannot teach a
+BERT English from real text (it stays at predicting frequent words), but they can teach it these facts: to
+fill "the capital of france is [MASK] ." it must attend from the mask to "france".
 
 The recipe (``hfext train bert`` = ``recipes/pretrain_bert.py``) trains a WordPiece vocabulary, builds
 ``[CLS] A [SEP] B [SEP]`` pairs (half with a random B: the NSP label), masks 15 % of the tokens (80 % [MASK],
@@ -16,8 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 from pathlib import Path
+
+import torch
 
 import hfext  # noqa: F401  (registers hfext-bert with the Auto classes)
 from hfext.cli import _gensim_test_data
@@ -26,32 +36,66 @@ from hfext.plots import _pyplot, _save
 from hfext.tour import quiet
 
 REPO = Path(__file__).resolve().parent.parent
+TEMPLATES = ["{city} is the capital of {country} .", "the capital of {country} is {city} .",
+             "{country} has its government in {city} .", "many people visit {city} every year .",
+             "the president of {country} lives in {city} .", "{city} is the largest city in {country} ."]
+
+
+def write_capitals_corpus(path: Path, analogies: str, num_documents: int = 1500, seed: int = 0) -> int:
+    """Documents of 4 sentences about one (country, capital) pair of the analogy file's
+    capital-common-countries section; returns the number of pairs."""
+    pairs, section = set(), None
+    with open(analogies, encoding="utf8") as fin:
+        for line in fin:
+            if line.startswith(":"):
+                section = line[1:].strip()
+            elif section == "capital-common-countries":
+                city, country, city2, country2 = line.lower().split()
+                pairs.update([(city, country), (city2, country2)])
+    rng = random.Random(seed)
+    pairs = sorted(pairs)
+    documents = []
+    for _ in range(num_documents):
+        city, country = rng.choice(pairs)
+        documents.append("\n".join(t.format(city=city, country=country) for t in rng.sample(TEMPLATES, 4)))
+    path.write_text("\n\n".join(documents) + "\n")
+    return len(pairs)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output_dir", default="./bert-lee", help="where the model is saved")
+    parser.add_argument("--output_dir", default="./bert-capitals", help="where the model is saved")
     parser.add_argument("--out_dir", default=str(REPO / "docs" / "images"), help="where the picture goes")
-    parser.add_argument("--max_train_steps", type=int, default=None, help="default 600 (--smoke 20)")
-    parser.add_argument("--sentence", default="the fire forced hundreds of people to leave their [MASK] .",
-                        help="a sentence with one [MASK]")
+    parser.add_argument("--train_file", default=None, help="your own corpus (default: the generated capitals corpus)")
+    parser.add_argument("--max_train_steps", type=int, default=None, help="default 1500 (--smoke 20)")
+    parser.add_argument("--sentence", default="the capital of france is [MASK] .", help="a sentence with one [MASK]")
     parser.add_argument("--smoke", action="store_true", help="a 1-layer toy, 20 steps (CI)")
     args = parser.parse_args(argv)
+    # One thread: a model this small gains little from a second one, and on a shared CPU OpenMP's waiting
+    # threads made steps 10-50x slower when another torch process was running.
+    torch.set_num_threads(1)
     data = _gensim_test_data()
     if data is None:
         parser.error("this example trains on gensim's bundled corpus: `pip install gensim`")
     os.makedirs(args.out_dir, exist_ok=True)
-    steps = args.max_train_steps or (20 if args.smoke else 600)
+    steps = args.max_train_steps or (20 if args.smoke else 1500)
+    train_file = args.train_file
+    if train_file is None:
+        os.makedirs(args.output_dir, exist_ok=True)
+        train_file = os.path.join(args.output_dir, "capitals.txt")
+        pairs = write_capitals_corpus(Path(train_file), os.path.join(data, "questions-words.txt"))
+        print(f"corpus: 1,500 generated documents about {pairs} country-capital pairs, e.g.")
+        print("  " + Path(train_file).read_text().split("\n\n")[0].replace("\n", "\n  "))
     if args.smoke:
         size = ["--hidden_size", "32", "--num_hidden_layers", "1", "--num_attention_heads", "2",
                 "--max_seq_length", "32", "--vocab_size", "1000"]
     else:
         size = ["--hidden_size", "128", "--num_hidden_layers", "2", "--num_attention_heads", "2",
-                "--max_seq_length", "64", "--vocab_size", "4000", "--eval_steps", "200"]
-    command = ["train", "bert", "--train_file", os.path.join(data, "lee_background.cor"), "--output_dir",
+                "--max_seq_length", "64", "--vocab_size", "2000", "--eval_steps", "300", "--dropout", "0"]
+    command = ["train", "bert", "--train_file", train_file, "--output_dir",
                args.output_dir, *size, "--max_train_steps", str(steps), "--num_train_epochs", "100",
-               "--learning_rate", "1e-3", "--num_warmup_steps", str(steps // 10), "--seed", "0",
-               "--per_device_train_batch_size", "32", "--validation_split_percentage", "10"]
+               "--learning_rate", "1e-3", "--num_warmup_steps", str(steps // 15), "--seed", "0",
+               "--per_device_train_batch_size", "32", "--validation_split_percentage", "5"]
     with quiet():  # the recipe's progress bars and JSON
         status = hfext_cli(command)
     if status:

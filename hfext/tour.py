@@ -117,6 +117,8 @@ def run_chapter(chapter: Chapter, out_dir: Path, work_dir: Path, smoke: bool) ->
 
     module = load_example(chapter.script)
     threads = torch.get_num_threads()  # an example may lower it for its tiny model; the next one gets it back
+    if smoke:  # toy models: a second thread gains nothing, and OpenMP's waiting threads cost a lot on a busy CI box
+        torch.set_num_threads(1)
     argv = ["--out_dir", str(out_dir), "--output_dir", str(work_dir / Path(chapter.script).stem),
             *chapter.extra_args, *(["--smoke"] if smoke else [])]
     try:

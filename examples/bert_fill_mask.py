@@ -2,7 +2,7 @@
 """Chapter 9 of the tour: pretrain a small BERT (``hfext-bert``) with masked language modelling and next-sentence
 prediction, then ask it to fill in a masked word.
 
-    python examples/bert_fill_mask.py                 # 2 layers x 128 wide, 1,500 steps: ~2 min on 2 idle cores
+    python examples/bert_fill_mask.py                 # 2 layers x 128 wide, 1,500 steps: ~90 s on 2 idle cores
     python examples/bert_fill_mask.py --smoke         # a 1-layer toy, 20 steps: seconds (CI)
     python examples/bert_fill_mask.py --train_file my_corpus.txt --sentence "a sentence with one [MASK] ."
 

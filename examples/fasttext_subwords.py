@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Chapter 4 of the tour: fastText's subwords, and vectors for words it never saw.
 
-    python examples/fasttext_subwords.py               # fastText and word2vec skip-gram on head500, ~1 min on 2 cores
+    python examples/fasttext_subwords.py               # fastText and word2vec skip-gram on head500, ~10 s on 2 cores
     python examples/fasttext_subwords.py --smoke       # 1 epoch, small bucket table: seconds (CI)
 
 A word is "<word>" cut into character n-grams of 3..6 characters; its vector is the mean of its own row and its

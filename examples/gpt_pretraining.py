@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Chapter 8 of the tour: pretrain a small GPT (``hfext-gpt``) on real text, plot its loss, and sample from it.
 
-    python examples/gpt_pretraining.py                 # 2 layers x 128 wide on head500, 400 steps: ~3 min on 2 cores
+    python examples/gpt_pretraining.py                 # 2 layers x 128 wide on head500, 400 steps: ~75 s on 2 cores
     python examples/gpt_pretraining.py --smoke         # a 1-layer toy on 200 lines, 30 steps: seconds (CI)
 
 The recipe (``hfext train gpt`` = ``recipes/pretrain_gpt.py``) trains a byte-level BPE, cuts the text into

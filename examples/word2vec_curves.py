@@ -2,7 +2,7 @@
 """Chapter 2 of the tour: skip-gram vs CBOW on a real corpus, with negative sampling and subsampling, and how
 their word vectors improve epoch by epoch.
 
-    python examples/word2vec_curves.py                     # gensim's head500 corpus (330k words), ~1 min on 2 cores
+    python examples/word2vec_curves.py                     # gensim's head500 corpus (330k words), ~15 s on 2 cores
     python examples/word2vec_curves.py --smoke             # Lee corpus (60k words), 2 epochs: seconds
 
 Each model is trained with ``hfext train word2vec`` (word2vec.c's defaults: dim 100, window 5, negative 5,

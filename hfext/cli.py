@@ -676,7 +676,12 @@ def cmd_export_fasttext_bin(args) -> int:
 def cmd_plot_kernel_regression(args) -> int:
     import torch
 
-    from hfext.attention import average_pooling, fit_nadaraya_watson, kernel_regression_data, nadaraya_watson
+    from hfext.attention import (
+        average_pooling,
+        fit_nadaraya_watson,
+        kernel_regression_data,
+        nadaraya_watson,
+    )
     from hfext.plots import plot_attention_heatmap, plot_kernel_regression
 
     outs = [Path(p).expanduser() for p in (args.out, args.heatmap) if p]
@@ -724,13 +729,14 @@ def cmd_plot_attention(args) -> int:
     if not (path / "config.json").is_file():
         raise CLIError(f"'{args.model_dir}' is not a model folder (no config.json); pass the --output_dir of "
                        "recipes/train_seq2seq.py")
-    import hfext  # noqa: F401
-    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+    from transformers import AutoModelForSeq2SeqLM
+
+    from hfext.loading import load_pretrained, load_tokenizer_for
 
     try:
         with _quiet_transformers():
-            model = AutoModelForSeq2SeqLM.from_pretrained(str(path), attn_implementation="eager").eval()
-            tokenizer = AutoTokenizer.from_pretrained(str(path))
+            model = load_pretrained(str(path), AutoModelForSeq2SeqLM, attn_implementation="eager").eval()
+            tokenizer = load_tokenizer_for(model, str(path))
     except (OSError, ValueError) as error:
         raise CLIError(f"cannot load a sequence-to-sequence model from '{args.model_dir}': {error}") from None
     try:
@@ -839,6 +845,34 @@ def cmd_quickstart(args) -> int:
     return 0
 
 
+def cmd_push(args) -> int:
+    """``hfext push MODEL_DIR REPO_ID``: the folder (remote code and card included) to the Hub."""
+    from hfext.hub import HubPushError, add_remote_code, push_to_hub
+
+    folder = Path(args.model_dir)
+    if not (folder / "config.json").is_file():
+        raise CLIError(f"'{args.model_dir}' is not a model folder (no config.json); pass a folder written by a "
+                       "recipe or save_pretrained")
+    if add_remote_code(folder) is None:
+        raise CLIError(f"'{args.model_dir}' holds no hfext model (model type "
+                       f"{_json_model_type(folder)!r}); push other models with their own library's push_to_hub")
+    try:
+        pushed = push_to_hub(str(folder), args.repo_id, token=args.token, revision=args.revision,
+                             private=args.private or None, commit_message=args.commit_message)
+    except HubPushError as error:
+        raise CLIError(str(error)) from None
+    print(f"pushed {folder} to {pushed.repo_id} at commit {pushed.commit} (model card: {pushed.card_commit})")
+    print(f"load it anywhere: AutoModel.from_pretrained('{pushed.repo_id}', revision='{pushed.commit}', "
+          "trust_remote_code=True)")
+    return 0
+
+
+def _json_model_type(folder: Path) -> str | None:
+    import json
+
+    return json.loads((folder / "config.json").read_text()).get("model_type")
+
+
 def cmd_tour(args) -> int:
     from hfext.tour import PICTURES_DIR, TourError, run_tour, summary_table
 
@@ -908,6 +942,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("family", metavar="TASK", help="task family: glue, swag, squad or ner")
     p.add_argument("recipe_args", nargs=argparse.REMAINDER, help="flags of the recipe")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("push", help="push a saved model folder to the Hugging Face Hub (loads there without hfext)",
+                       description="Upload MODEL_DIR (weights, config, tokenizer, the family's remote code) to REPO_ID, "
+                                   "then a model card pinning that commit. The token comes from --token, HF_TOKEN or "
+                                   "`hf auth login`.")
+    p.add_argument("model_dir", metavar="MODEL_DIR", help="a folder written by a recipe or save_pretrained")
+    p.add_argument("repo_id", metavar="REPO_ID", help="your-name/model-name")
+    p.add_argument("--token", default=None, help="a Hub token with write access")
+    p.add_argument("--private", action="store_true", help="create the repo private")
+    p.add_argument("--revision", default=None, help="the branch to push to (created if missing)")
+    p.add_argument("--commit_message", default=None)
+    p.set_defaults(func=cmd_push)
 
     p = sub.add_parser("tour", help="run the lecture's guided tour (docs/tour/): every example, regenerating the pictures",
                        description="Run examples/ chapter by chapter in lecture order (docs/tour/README.md), then print "

@@ -461,4 +461,4 @@ def _kept(folder: Path | None) -> str:
     if folder is None:
         return ""
     return (f"; the files are saved in {str(folder)!r} — push them later with "
-            f"`python -c \"from hfext.hub import push_to_hub; push_to_hub('{folder}', '<repo_id>')\"`")
+            f"`hfext push {folder} <repo_id>`")

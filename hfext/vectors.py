@@ -838,11 +838,11 @@ class KeyedVectors:
         An ``hfext-fasttext`` directory gives a memory-mapped :class:`FastTextKeyedVectors`."""
         if cls is KeyedVectors and _model_type(model_name_or_path) == "hfext-fasttext":
             return FastTextKeyedVectors.from_pretrained(model_name_or_path, **kwargs)
-        import hfext  # noqa: F401  (registers hfext model types)
-        from transformers import AutoModel, AutoTokenizer
+        from .loading import load_pretrained, load_tokenizer_for
 
-        model = AutoModel.from_pretrained(model_name_or_path, **kwargs)
-        tokenizer = AutoTokenizer.from_pretrained(model_name_or_path, **kwargs)
+        # the safe loader: safetensors only, damaged files and a mismatched tokenizer named
+        model = load_pretrained(model_name_or_path, **kwargs)
+        tokenizer = load_tokenizer_for(model, model_name_or_path, **kwargs)
         return cls.from_model(model, tokenizer)
 
 

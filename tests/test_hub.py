@@ -500,3 +500,20 @@ def _load_word2vec(folder: str, commit: str) -> None:
     remote = transformers.AutoModel.from_pretrained("tester/w2v", revision=commit, trust_remote_code=True)
     print(json.dumps({"local": _fingerprint(local), "hub": _fingerprint(remote),
                       "modules": [type(m).__module__.split(".")[0] for m in (local, remote)]}))
+
+
+def test_hfext_push_command(hub, tmp_path):
+    from hfext_glove import GloVeConfig, GloVeModel
+
+    GloVeModel(GloVeConfig(vocab_size=5, vector_size=4)).save_pretrained(tmp_path / "glove")
+    (tmp_path / "plain").mkdir()
+    code = "import sys\nfrom hfext.cli import main\nsys.exit(main(sys.argv[1:]))"
+    done = run_python(code, client_env(hub, tmp_path), "push", tmp_path / "glove", "tester/glove-cli", "--private")
+    weights_commit, card_commit = hub.commits("tester/glove-cli")[1], hub.commits("tester/glove-cli")[0]  # newest first
+    assert f"at commit {weights_commit.id} (model card: {card_commit.id})" in done.stdout
+    assert f"revision='{weights_commit.id}', trust_remote_code=True" in done.stdout
+    assert {"config.json", "model.safetensors", "configuration_glove.py", "modeling_glove.py", "README.md"} <= set(card_commit.files)
+    assert (tmp_path / "glove" / "modeling_glove.py").is_file()  # the folder itself got its remote code too
+    failed = subprocess.run([sys.executable, "-c", code, "push", str(tmp_path / "plain"), "tester/x"],
+                            env=client_env(hub, tmp_path), capture_output=True, text=True, check=False, timeout=120)
+    assert failed.returncode == 2 and "is not a model folder (no config.json)" in failed.stderr

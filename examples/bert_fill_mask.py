@@ -30,9 +30,9 @@ from pathlib import Path
 import torch
 
 import hfext  # noqa: F401  (registers hfext-bert with the Auto classes)
-from hfext.cli import _gensim_test_data
 from hfext.cli import main as hfext_cli
-from hfext.plots import _pyplot, _save
+from hfext.data import gensim_test_data
+from hfext.plots import pyplot, save_figure
 from hfext.tour import quiet
 
 REPO = Path(__file__).resolve().parent.parent
@@ -74,7 +74,7 @@ def main(argv=None) -> int:
     # One thread: a model this small gains little from a second one, and on a shared CPU OpenMP's waiting
     # threads made steps 10-50x slower when another torch process was running.
     torch.set_num_threads(1)
-    data = _gensim_test_data()
+    data = gensim_test_data()
     if data is None:
         parser.error("this example trains on gensim's bundled corpus: `pip install gensim`")
     os.makedirs(args.out_dir, exist_ok=True)
@@ -114,7 +114,7 @@ def main(argv=None) -> int:
     for rank, p in enumerate(predictions, 1):
         print(f"  {rank}. {p['token_str']:<12} {p['score']:.3f}")
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.2), dpi=110)
     words = [p["token_str"] for p in predictions][::-1]
     bars = ax.barh(words, [p["score"] for p in predictions][::-1], color="tab:green")
@@ -123,7 +123,7 @@ def main(argv=None) -> int:
     ax.set_xlabel("probability of the [MASK] token")
     ax.set_title(args.sentence, fontsize=9)
     out = os.path.join(args.out_dir, "bert_fill_mask.png")
-    _save(fig, out)
+    save_figure(fig, out)
     print(f"wrote {out}")
     return 0
 

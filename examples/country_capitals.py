@@ -19,8 +19,8 @@ import os
 import sys
 from pathlib import Path
 
-from hfext.cli import _gensim_test_data
 from hfext.cli import main as hfext
+from hfext.data import gensim_test_data
 from hfext.tour import quiet
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out_dir", default=str(REPO / "docs" / "images"), help="where the picture goes")
     parser.add_argument("--smoke", action="store_true", help="2 epochs instead of the recipe's default (CI)")
     args = parser.parse_args(argv)
-    data = _gensim_test_data()
+    data = gensim_test_data()
     if data is None:
         parser.error("this example trains on gensim's bundled corpus: `pip install gensim`")
     out = args.out or os.path.join(args.out_dir, f"country_capitals_{args.family}.png")

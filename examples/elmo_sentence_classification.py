@@ -111,9 +111,9 @@ def context_similarity(model, tokenizer, sentences=CONTEXT_SENTENCES, word: str 
 
 
 def plot_context_similarity(similarity: dict, out: str, sentences=CONTEXT_SENTENCES) -> None:
-    from hfext.plots import _pyplot, _save
+    from hfext.plots import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.4), dpi=110)
     names = list(similarity)
     bars = ax.barh(names[::-1], [similarity[n] for n in names][::-1], color="tab:orange")
@@ -121,7 +121,7 @@ def plot_context_similarity(similarity: dict, out: str, sentences=CONTEXT_SENTEN
     ax.set_xlim(0, 1.15)
     ax.set_xlabel('cosine of "fire" across the two sentences')
     ax.set_title(f'"{sentences[0]}" vs "{sentences[1]}"', fontsize=9)
-    _save(fig, out)
+    save_figure(fig, out)
 
 
 @torch.no_grad()

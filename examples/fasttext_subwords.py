@@ -23,8 +23,8 @@ from hfext_fasttext import (
     char_ngrams,  # the plugin's own n-gram function (fastText's order)
 )
 
-from hfext.cli import _gensim_test_data
 from hfext.cli import main as hfext
+from hfext.data import gensim_test_data
 from hfext.plots import plot_attention_heatmap
 from hfext.tour import quiet
 from hfext.vectors import KeyedVectors
@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     parser.add_argument("--bucket", type=int, default=None, help="n-gram hash rows (default 200000; --smoke 20000)")
     parser.add_argument("--smoke", action="store_true", help="1 epoch and a small bucket table (CI)")
     args = parser.parse_args(argv)
-    data = _gensim_test_data()
+    data = gensim_test_data()
     if data is None:
         parser.error("this example trains on gensim's bundled corpus: `pip install gensim`")
     os.makedirs(args.out_dir, exist_ok=True)

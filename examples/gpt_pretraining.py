@@ -22,9 +22,9 @@ from pathlib import Path
 
 import torch
 
-from hfext.cli import _gensim_test_data
 from hfext.cli import main as hfext
-from hfext.plots import _pyplot, _save
+from hfext.data import gensim_test_data
+from hfext.plots import pyplot, save_figure
 from hfext.tour import quiet
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     # One thread: a model this small gains little from a second one, and on a shared CPU OpenMP's waiting
     # threads made steps 10-50x slower when another torch process was running.
     torch.set_num_threads(1)
-    data = _gensim_test_data()
+    data = gensim_test_data()
     if data is None:
         parser.error("this example trains on gensim's bundled corpus: `pip install gensim`")
     os.makedirs(args.out_dir, exist_ok=True)
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     for text in samples:
         print(f"sample: {text}")
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
     ax.plot(*zip(*losses.points), label="training loss (mean per logging interval)")
     ax.plot([r["step"] for r in results["eval_history"]], [r["eval_loss"] for r in results["eval_history"]],
@@ -111,7 +111,7 @@ def main(argv=None) -> int:
     ax.legend()
     ax.grid(alpha=0.3)
     out = os.path.join(args.out_dir, "gpt_loss_curve.png")
-    _save(fig, out)
+    save_figure(fig, out)
     print(f"wrote {out}")
     return 0
 

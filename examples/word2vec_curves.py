@@ -22,9 +22,9 @@ from pathlib import Path
 from safetensors.torch import load_file
 
 import hfext  # noqa: F401  (registers hfext-skipgram / hfext-cbow with the Auto classes)
-from hfext.cli import _gensim_test_data
 from hfext.cli import main as hfext_cli
-from hfext.plots import _pyplot, _save
+from hfext.data import gensim_test_data
+from hfext.plots import pyplot, save_figure
 from hfext.tour import quiet
 from hfext.vectors import KeyedVectors
 
@@ -56,7 +56,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--smoke", action="store_true", help="the 60k-word Lee corpus and 2 epochs (CI)")
     args = parser.parse_args(argv)
-    data = _gensim_test_data()
+    data = gensim_test_data()
     if data is None:
         parser.error("this example trains on gensim's bundled corpus: `pip install gensim`")
     corpus = os.path.join(data, "lee_background.cor" if args.smoke else "head500.noblanks.cor")
@@ -81,7 +81,7 @@ def main(argv=None) -> int:
             print(f"  epoch {row['epoch']:2d}: WordSim353 rho {row['wordsim353_spearman']:.3f}, "
                   f"analogy accuracy {row['analogy_accuracy']:.3f}")
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), dpi=110)
     for model_type, rows in curves.items():
         epochs_axis = [row["epoch"] for row in rows]
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
         ax.legend()
     fig.suptitle(f"word2vec on {os.path.basename(corpus)}: skip-gram vs CBOW (negative sampling)")
     out = os.path.join(args.out_dir, "word2vec_skipgram_vs_cbow.png")
-    _save(fig, out)
+    save_figure(fig, out)
     print(f"wrote {out}")
     return 0
 

@@ -6,7 +6,7 @@ tokenizers with transformers' Auto classes, so ``AutoModel.from_pretrained`` loa
 
 __version__ = "0.1.0"
 
-from .plugins import discovered_plugins, load_plugins  # noqa: E402
+from .plugins import discovered_plugins, load_plugins
 
 load_plugins()
 

@@ -41,6 +41,8 @@ import sys
 import time
 from pathlib import Path
 
+from hfext.data.corpus import gensim_test_data
+
 EXIT_USAGE = 2  # argparse's status for a usage error; every user mistake uses it
 
 # Words of gensim's `head500.noblanks.cor` (stemmed, text8-like) whose neighbours are telling.
@@ -55,16 +57,6 @@ class CLIError(Exception):
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _gensim_test_data() -> str | None:
-    """gensim's bundled test data folder (real corpora and benchmark files), or None without gensim."""
-    try:
-        import gensim
-    except ImportError:
-        return None
-    folder = os.path.join(os.path.dirname(gensim.__file__), "test", "test_data")
-    return folder if os.path.isdir(folder) else None
 
 
 def _table(headers: list[str], rows: list[list], right: set[int] = frozenset()) -> str:
@@ -218,7 +210,7 @@ def _check_input_file(path: str, what: str, shipped_name: str | None = None) -> 
     if os.path.isfile(path):
         return
     hint = ""
-    data = _gensim_test_data() if shipped_name else None
+    data = gensim_test_data() if shipped_name else None
     if data and os.path.isfile(os.path.join(data, shipped_name)):
         hint = f"; gensim ships one: {os.path.join(data, shipped_name)}"
     raise CLIError(f"{what} '{path}' does not exist{hint}")
@@ -520,7 +512,7 @@ def cmd_plot_projection(args) -> int:
     if args.analogy_section:
         analogies = args.analogies_file
         if analogies is None:
-            data = _gensim_test_data()
+            data = gensim_test_data()
             if data is None:
                 raise CLIError("--analogy_section reads a questions-words.txt file: pass --analogies_file FILE")
             analogies = os.path.join(data, ANALOGIES_FILE)
@@ -770,7 +762,7 @@ def cmd_quickstart(args) -> int:
 
     import torch
 
-    data = _gensim_test_data()
+    data = gensim_test_data()
     if args.train_file:
         _check_input_file(args.train_file, "--train_file")
         train_file = args.train_file

@@ -92,7 +92,7 @@ def plot_word_pairs(
 ) -> np.ndarray:
     """Draw ``pairs`` (a line from each first word to its second, e.g. country -> capital) and loose
     ``words`` in 2-D; writes ``out`` atomically and returns the coordinates (pair words first, in order)."""
-    plt = _pyplot()
+    plt = pyplot()
     labels = [w for pair in pairs for w in pair] + [w for w in words if w not in {x for p in pairs for x in p}]
     missing = [w for w in labels if w not in kv]
     if missing:
@@ -116,11 +116,12 @@ def plot_word_pairs(
     ax.set_title(title or f"{method.upper()} projection of {len(labels)} word vectors")
     if pairs:
         ax.legend(loc="best", fontsize=8)
-    _save(fig, out)
+    save_figure(fig, out)
     return coords
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -129,7 +130,7 @@ def _pyplot():
     return plt
 
 
-def _save(fig, out) -> None:
+def save_figure(fig, out) -> None:
     """Write the figure to a temporary file, then rename: never a half-written image."""
     import matplotlib.pyplot as plt
 
@@ -150,7 +151,7 @@ def _save(fig, out) -> None:
 def plot_kernel_regression(x_train, y_train, x_test, y_truth, predictions: dict, out) -> None:
     """The lecture's Nadaraya-Watson picture: the true function, the noisy samples and each estimator's
     curve (``predictions``: label -> values at ``x_test``)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     ax.plot(x_test, y_truth, color="black", linewidth=2, label="truth: 2 sin(x) + x^0.8")
     for (label, values), style in zip(predictions.items(), ("--", "-", "-.", ":")):
@@ -160,7 +161,7 @@ def plot_kernel_regression(x_train, y_train, x_test, y_truth, predictions: dict,
     ax.set_ylabel("y")
     ax.set_xlim(0, 5)
     ax.legend(fontsize=8)
-    _save(fig, out)
+    save_figure(fig, out)
 
 
 def plot_attention_heatmap(weights, out, xlabel: str = "keys", ylabel: str = "queries", title: str | None = None,
@@ -169,7 +170,7 @@ def plot_attention_heatmap(weights, out, xlabel: str = "keys", ylabel: str = "qu
     weights = np.asarray(weights.detach().cpu() if hasattr(weights, "detach") else weights)
     if weights.ndim != 2:
         raise ValueError(f"attention weights must be a 2-D (queries, keys) matrix, got shape {weights.shape}")
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 5), dpi=120)
     image = ax.imshow(weights, cmap="Reds", aspect="auto")
     fig.colorbar(image, ax=ax, shrink=0.8)
@@ -181,7 +182,7 @@ def plot_attention_heatmap(weights, out, xlabel: str = "keys", ylabel: str = "qu
         ax.set_yticks(range(len(yticklabels)), yticklabels, fontsize=8)
     if title:
         ax.set_title(title)
-    _save(fig, out)
+    save_figure(fig, out)
 
 
 ATTENTION_KINDS = ("cross", "encoder", "decoder")

@@ -19,6 +19,7 @@ from .corpus import (
     Vocabulary,
     dataset_lines,
     file_fingerprint,
+    gensim_test_data,
     read_lines,
 )
 from .question_answering import (
@@ -56,6 +57,7 @@ __all__ = [
     "cooccurrence_matrix",
     "dataset_lines",
     "file_fingerprint",
+    "gensim_test_data",
     "keep_probabilities",
     "load_conll_dataset",
     "load_cooccurrence",

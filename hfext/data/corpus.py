@@ -58,7 +58,7 @@ def read_lines(files: str | os.PathLike | Iterable[str | os.PathLike], encoding:
         with open(path, encoding=encoding) as handle:
             line_number = 0
             try:
-                for line_number, line in enumerate(handle, 1):  # noqa: B007
+                for line_number, line in enumerate(handle, 1):
                     yield line
             except UnicodeDecodeError as error:
                 raise CorpusError(
@@ -247,3 +247,14 @@ def file_fingerprint(paths: Iterable[str | os.PathLike], *extra) -> str:
         digest.update(f"{os.path.abspath(path)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     digest.update(json.dumps(extra, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]
+
+
+def gensim_test_data() -> str | None:
+    """gensim's bundled test data folder (real corpora, analogy and similarity sets, fastText ``.bin`` files),
+    or None without gensim: the offline data the examples, the tour and the quickstart use."""
+    try:
+        import gensim
+    except ImportError:
+        return None
+    folder = os.path.join(os.path.dirname(gensim.__file__), "test", "test_data")
+    return folder if os.path.isdir(folder) else None

@@ -10,12 +10,7 @@ from test_bert_model import CORPUS, wordpiece_tokenizer
 from hfext.data import DataCollatorForBertPretraining, build_nsp_examples, mask_tokens
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 
 @pytest.fixture(scope="module")

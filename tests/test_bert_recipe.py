@@ -21,12 +21,7 @@ TINY = ["--max_seq_length", "64", "--vocab_size", "1000", "--hidden_size", "64",
         "--num_warmup_steps", "10", "--learning_rate", "1e-3", "--logging_steps", "20", "--validation_split_percentage", "10"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 
 @pytest.fixture(scope="module")

@@ -24,13 +24,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForPreTraining, AutoTok
 import hfext  # noqa: F401
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The test machines are shared: one thread is faster than two fighting for busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 
 TINY = {"filters": [[1, 4], [2, 8], [3, 8]], "n_highway": 1, "projection_dim": 6, "lstm_dim": 10, "char_embedding_dim": 4}

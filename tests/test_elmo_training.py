@@ -23,13 +23,7 @@ COMMON = [*TINY, "--min_count", "3", "--max_seq_length", "40", "--per_device_tra
           "--learning_rate", "5e-3", "--logging_steps", "1000", "--lr_scheduler_type", "constant"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The test machines are shared: one thread is faster than two fighting for busy cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 
 def run_recipe(output_dir, corpus, *extra):

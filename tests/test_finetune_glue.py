@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, load_recipe
+from conftest import REPO, load_recipe, save_tiny_bert
 from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -53,27 +53,12 @@ def fixture_tokenizer():
 
 
 def make_tiny_bert(directory, hidden_size=32, max_position_embeddings=64, dropout=0.1):
-    """A randomly initialised 2-layer hfext-bert (pretraining heads) with :func:`fixture_tokenizer`: enough for
-    the fixtures' separable tasks, built in about a second."""
-    from transformers import AutoConfig, AutoModelForPreTraining
-
-    tokenizer = fixture_tokenizer()
-    config = AutoConfig.for_model(
-        "hfext-bert", vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=2 * hidden_size, max_position_embeddings=max_position_embeddings,
-        pad_token_id=tokenizer.pad_token_id, hidden_dropout_prob=dropout, attention_probs_dropout_prob=0.0)
-    torch.manual_seed(0)
-    AutoModelForPreTraining.from_config(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return directory
+    """A tiny random hfext-bert with :func:`fixture_tokenizer`: enough for the fixtures' separable tasks."""
+    return save_tiny_bert(directory, fixture_tokenizer(), hidden_size=hidden_size, num_attention_heads=2,
+                          max_position_embeddings=max_position_embeddings, dropout=dropout)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models on a shared 2-core machine: threads only contend
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 
 @pytest.fixture(scope="module")

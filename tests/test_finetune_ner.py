@@ -7,7 +7,7 @@ import json
 
 import pytest
 import torch
-from conftest import REPO, load_recipe
+from conftest import REPO, load_recipe, save_tiny_bert
 from transformers import AutoModelForTokenClassification, AutoTokenizer
 
 import hfext  # noqa: F401
@@ -21,29 +21,15 @@ FAST = ["--max_seq_length", "64", "--per_device_train_batch_size", "16", "--per_
 
 
 def make_tiny_bert(directory):
-    """A randomly initialised 2-layer hfext-bert (pretraining heads) with a small cased WordPiece vocabulary
-    trained on the fixture's words (some words split into several pieces); built in about a second."""
-    from transformers import AutoConfig, AutoModelForPreTraining
-
+    """A tiny random hfext-bert with a small cased WordPiece vocabulary trained on the fixture's words (some
+    words split into several pieces)."""
     from hfext.training.bert import train_wordpiece
 
     tokenizer = train_wordpiece([" ".join(r["tokens"]) for r in read_conll(TRAIN)], vocab_size=300, lowercase=False)
-    config = AutoConfig.for_model(
-        "hfext-bert", vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=128, max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id,
-        attention_probs_dropout_prob=0.0)
-    torch.manual_seed(0)
-    AutoModelForPreTraining.from_config(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return str(directory)
+    return save_tiny_bert(directory, tokenizer)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models on a shared 2-core machine: threads only contend
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, load_recipe
+from conftest import REPO, load_recipe, save_tiny_bert
 from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
 import hfext  # noqa: F401
@@ -30,31 +30,16 @@ FAST = [*WINDOWS, "--per_device_train_batch_size", "16", "--per_device_eval_batc
 
 
 def make_tiny_bert(directory):
-    """A randomly initialised 2-layer hfext-bert (pretraining heads, no QA head) with a WordPiece vocabulary
-    trained on the fixture's text; built in about a second."""
-    from transformers import AutoConfig, AutoModelForPreTraining
-
+    """A tiny random hfext-bert (no QA head) with a WordPiece vocabulary trained on the fixture's text."""
     from hfext.training.bert import train_wordpiece
 
     rows = read_squad_file(TRAIN)
     tokenizer = train_wordpiece([r["context"] for r in rows] + [r["question"] for r in rows], vocab_size=400,
                                 lowercase=False)
-    config = AutoConfig.for_model(
-        "hfext-bert", vocab_size=len(tokenizer), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=128, max_position_embeddings=128, pad_token_id=tokenizer.pad_token_id,
-        attention_probs_dropout_prob=0.0)
-    torch.manual_seed(0)
-    AutoModelForPreTraining.from_config(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return str(directory)
+    return save_tiny_bert(directory, tokenizer, max_position_embeddings=128)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models on a shared 2-core machine: threads only contend
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 
 @pytest.fixture(scope="module")

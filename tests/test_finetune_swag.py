@@ -19,12 +19,7 @@ FAST = ["--max_seq_length", "32", "--per_device_train_batch_size", "8", "--per_d
         "--learning_rate", "2e-3", "--logging_steps", "1000"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 
 @pytest.fixture(scope="module")

@@ -22,12 +22,7 @@ from hfext.cli import main
 from hfext.convert import GPT2FormatError, convert_hf_gpt2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 
 def byte_level_tokenizer():

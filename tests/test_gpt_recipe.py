@@ -26,12 +26,7 @@ TINY = ["--block_size", "64", "--vocab_size", "512", "--n_embd", "64", "--n_laye
         "--logging_steps", "20", "--max_new_tokens", "10", "--num_samples", "2"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 
 @pytest.fixture(scope="module")

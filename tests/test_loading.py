@@ -30,13 +30,7 @@ from hfext.training.causal_lm import train_byte_level_bpe
 TEXTS = ["the cat sat on the mat", "a dog ran in the park", "birds sing in the morning light"] * 20
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one thread is fastest, and keeps the shared CI cores free."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 
 @pytest.fixture(scope="module")

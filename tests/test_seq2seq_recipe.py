@@ -33,14 +33,7 @@ TINY = ["--d_model", "64", "--num_heads", "4", "--encoder_layers", "2", "--decod
         "--max_source_length", "16", "--max_target_length", "16", "--tokenizer_type", "wordlevel", "--logging_steps", "1000"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: their matmuls gain nothing from a second thread, and on a shared 2-core machine
-    two threads per process contend with the other processes (measured: 10x slower under load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 
 def reversal_pairs(n, seed, lo=3, hi=8):

@@ -17,13 +17,7 @@ import hfext  # noqa: F401
 from hfext.loading import UnsafeWeightsError, load_pretrained
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one thread is fastest, and keeps the shared CI cores free."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 
 class ListDataset(torch.utils.data.Dataset):

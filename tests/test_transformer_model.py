@@ -25,14 +25,7 @@ PAD, BOS, EOS = 0, 1, 2
 VOCAB = 16  # 3 special ids + 13 symbols
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These models are tiny: their matmuls gain nothing from a second thread, and on a shared 2-core machine
-    two threads per process contend with the other processes (measured: 10x slower under load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 
 def tiny_config(**kwargs):

@@ -100,7 +100,7 @@ def remote_code_for(model_type: str) -> RemoteCode:
     """The ``auto_map`` and the source files of the hfext family that owns ``model_type``."""
     from transformers.dynamic_module_utils import get_relative_import_files
 
-    from .plugins import ENTRY_POINT_GROUP, auto_class_names_for, load_plugins
+    from .plugins import ENTRY_POINT_GROUP, load_plugins, plugin_auto_classes
 
     plugins = load_plugins()
     info = next((p for p in plugins.values() if p.status == "loaded" and model_type in p.model_types), None)
@@ -114,11 +114,10 @@ def remote_code_for(model_type: str) -> RemoteCode:
     config_class = transformers.CONFIG_MAPPING[model_type]
     auto_map = {"AutoConfig": _dotted(config_class)}
     modules = {config_class.__module__}
-    explicit = dict(getattr(plugin, "auto_classes", {}) or {})
-    for model_class in getattr(plugin, "models", []):
+    for model_class, auto_names in plugin_auto_classes(plugin).items():
         if model_class.config_class is not config_class:
             continue
-        for auto_name in explicit.get(model_class) or auto_class_names_for(model_class):
+        for auto_name in auto_names:
             auto_map.setdefault(auto_name, _dotted(model_class))
             modules.add(model_class.__module__)
     tokenizer_map = None

@@ -66,12 +66,18 @@ def auto_class_names_for(model_class: type) -> list[str]:
     return ["AutoModel"] if name.endswith("Model") else []
 
 
+def plugin_auto_classes(plugin) -> dict[type, list[str]]:
+    """Each of a plugin's ``models`` with the Auto classes it registers with: its ``auto_classes`` entry, or
+    the ones its name implies (:func:`auto_class_names_for`)."""
+    explicit = dict(getattr(plugin, "auto_classes", {}) or {})
+    return {model: list(explicit.get(model) or auto_class_names_for(model)) for model in getattr(plugin, "models", [])}
+
+
 def _register(plugin, info: PluginInfo) -> None:
     configs = list(getattr(plugin, "configs", []))
-    models = list(getattr(plugin, "models", []))
     if not configs:
         raise TypeError(f"plugin object {plugin!r} has no `configs` list; see hfext.plugins for the protocol")
-    explicit = dict(getattr(plugin, "auto_classes", {}) or {})
+    model_auto_classes = plugin_auto_classes(plugin)
     # Check every config before registering any, so a bad plugin is never left half-registered.
     for config_class in configs:
         model_type = getattr(config_class, "model_type", "")
@@ -82,15 +88,14 @@ def _register(plugin, info: PluginInfo) -> None:
                 f"model_type {model_type!r} of {config_class.__name__} is already taken by "
                 f"{transformers.CONFIG_MAPPING[model_type].__name__}; namespace it, e.g. 'yourpkg-{model_type}'"
             )
-    for model_class in models:
-        if not (explicit.get(model_class) or auto_class_names_for(model_class)):
+    for model_class, names in model_auto_classes.items():
+        if not names:
             logger.warning("plugin model %s fits no Auto class by its name; list it in `auto_classes`", model_class)
     for config_class in configs:
         # exist_ok makes registration idempotent (two imports, several processes, reloads).
         transformers.AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
         info.model_types.append(config_class.model_type)
-    for model_class in models:
-        names = explicit.get(model_class) or auto_class_names_for(model_class)
+    for model_class, names in model_auto_classes.items():
         for auto_name in names:
             getattr(transformers, auto_name).register(model_class.config_class, model_class, exist_ok=True)
         info.auto_classes[model_class.__name__] = list(names)

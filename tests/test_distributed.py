@@ -164,6 +164,7 @@ def test_two_processes_train_like_one_process_with_the_global_batch(data, tmp_pa
     # the same optimizer steps on the same global batches: the same model, the same held-out loss
     assert double["train_steps"] == single["train_steps"] == 4
     assert double["eval_loss"] == pytest.approx(single["eval_loss"], rel=1e-5)
+    assert double["train_loss"] == pytest.approx(single["train_loss"], rel=1e-4)  # both processes' batches
     one, two = load_file(tmp_path / "one" / "model.safetensors"), load_file(out / "model.safetensors")
     for name, value in one.items():
         torch.testing.assert_close(two[name], value, rtol=1e-4, atol=1e-5, msg=name)

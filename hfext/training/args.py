@@ -254,7 +254,7 @@ def train_with_args(accelerator: Accelerator, args: argparse.Namespace, model, o
     as in transformers' no_trainer examples, the main process then saves the model (and ``tokenizer``) into
     ``--output_dir`` and pushes it with its ``epoch_N`` checkpoint ("Training in progress epoch N"; not after
     the last epoch: :func:`finish_run` pushes that); the other processes wait, and a failed push only warns.
-    Returns (the final training state, seconds spent in the loop)."""
+    Returns (the final training state, its loss summed over every process, and seconds spent in the loop)."""
     import time
 
     from .loop import make_scheduler, train
@@ -275,7 +275,13 @@ def train_with_args(accelerator: Accelerator, args: argparse.Namespace, model, o
         logging_steps=args.logging_steps, max_grad_norm=args.max_grad_norm, max_train_steps=args.max_train_steps,
         with_tracking=args.with_tracking, progress_unit=progress_unit, on_epoch_end=on_epoch_end,
     )
-    return state, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if accelerator.num_processes > 1:
+        # Each process summed the loss of its own batches: the run's mean training loss is over all of them.
+        totals = accelerator.reduce(torch.tensor([state.loss_sum, state.loss_count], dtype=torch.float64,
+                                                 device=accelerator.device), reduction="sum")
+        state.loss_sum, state.loss_count = float(totals[0]), int(totals[1])
+    return state, seconds
 
 
 def _pushing_each_epoch(accelerator: Accelerator, args: argparse.Namespace, model, tokenizer, on_epoch_end):

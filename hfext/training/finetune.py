@@ -459,11 +459,8 @@ def run_finetuning(accelerator, args: argparse.Namespace, model, tokenizer, trai
     settings = run_config(args, accelerator.unwrap_model(model).config, exclude=NOT_RUN_CONFIG | EVALUATION_FLAGS)
     state, seconds = train_with_args(accelerator, args, model, optimizer, task, tracker_name, settings,
                                      on_epoch_end=run_evaluation if evaluate else None, tokenizer=tokenizer)
-    # Each process summed the loss of its own batches: the run's mean training loss is over all of them.
-    loss = accelerator.reduce(torch.tensor([state.loss_sum, state.loss_count], dtype=torch.float64,
-                                           device=accelerator.device), reduction="sum")
     results = {
-        "train_loss": float(loss[0] / loss[1].clamp(min=1)),
+        "train_loss": state.loss_sum / max(state.loss_count, 1),  # over every process's batches
         "train_steps": state.global_step,
         "train_examples": len(train_dataset),
         "train_seconds": seconds,

@@ -1,7 +1,8 @@
 """docs/troubleshooting.md stays true to the code: links into it resolve, and the messages it quotes exist.
 
-- Every ``docs/troubleshooting.md#anchor`` mentioned in ``hfext/``, ``recipes/`` or ``plugins/`` (an error message
-  pointing to its section) must be an ``<a id="anchor">`` of the page.
+- Every section the code points to must be an ``<a id="anchor">`` of the page: a literal
+  ``docs/troubleshooting.md#anchor`` in ``hfext/``, ``recipes/`` or ``plugins/``, a ``see("anchor")`` call and a
+  ``docs = "anchor"`` attribute of an exception class (``hfext.errors``: the message then ends with the link).
 - Every quoted message (a ``> `` line of the page; ``…`` marks the values the message fills in) must still be
   raised or printed by the code: each of its pieces of 20 or more characters is found in the source, where
   Python's implicitly concatenated string literals are joined first.
@@ -38,11 +39,29 @@ def test_anchors_are_unique_and_plenty():
     assert len(ids) >= 20
 
 
+# The three ways code names a section: a literal link, hfext.errors.see("x"), and an error class's docs = "x".
+POINTERS = re.compile(r"""docs/troubleshooting\.md#([\w-]+)|\bsee\(\s*["']([\w-]+)["']\s*\)|^\s+docs\s*=\s*["']([\w-]+)["']""",
+                      re.MULTILINE)
+
+
+PLACEHOLDERS = {"section", "anchor"}  # how docstrings write "some section" (hfext/errors.py)
+
+
+def pointers(text: str) -> list[str]:
+    found = [next(group for group in match if group) for match in POINTERS.findall(text)]
+    return [anchor for anchor in found if anchor not in PLACEHOLDERS]
+
+
+def test_pointers_are_found():
+    text = 'raise X("bad" + see("a-b"))\n    docs = "c"\n# docs/troubleshooting.md#d-e\n'
+    assert pointers(text) == ["a-b", "c", "d-e"]
+
+
 def test_links_to_the_page_from_the_code_resolve():
     known = anchors()
     for path in SOURCES:
-        for anchor in re.findall(r"docs/troubleshooting\.md#([\w-]+)", path.read_text()):
-            assert anchor in known, f"{path.relative_to(REPO)} links to docs/troubleshooting.md#{anchor}, which is no anchor"
+        for anchor in pointers(path.read_text()):
+            assert anchor in known, f"{path.relative_to(REPO)} points to docs/troubleshooting.md#{anchor}, which is no anchor"
 
 
 @pytest.mark.parametrize("message", quoted_messages())

@@ -52,6 +52,7 @@ CHAPTERS = (
     Chapter(7, "the Transformer", "transformer_reversal.py", ("transformer_reversal_attention.png",)),
     Chapter(8, "GPT: pretraining and sampling", "gpt_pretraining.py", ("gpt_loss_curve.png",)),
     Chapter(9, "BERT: masked LM and next-sentence prediction", "bert_fill_mask.py", ("bert_fill_mask.png",)),
+    Chapter(10, "fine-tuning: pretrained vs from scratch", "finetune_bert.py", ("bert_finetuning.png",)),
 )
 
 

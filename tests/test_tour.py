@@ -91,6 +91,11 @@ def test_chapters_print_sane_numbers(smoke_tour):
     assert stdout.count("sample: the war") == 3
     # 9: five fill-mask predictions with probabilities
     assert len(re.findall(r"^  \d\. \S+ +0\.\d{3}$", stdout, flags=re.MULTILINE)) == 5
+    # 10: both starting points fine-tuned on 17 countries' pairs, validated on the 6 others' (balanced labels)
+    assert "task: 850 training pairs about 17 countries, 300 validation pairs about 6 others" in stdout
+    for name in ("pretrained", "from scratch"):
+        match = re.search(rf"{name}: validation accuracy per epoch (0\.\d{{3}}|1\.000); training loss ([\d.]+)", stdout)
+        assert match and float(match[2]) > 0, name
 
 
 def test_every_chapter_has_an_example_with_the_tour_flags():
@@ -101,7 +106,7 @@ def test_every_chapter_has_an_example_with_the_tour_flags():
 
 def test_unknown_chapter_is_a_usage_error(tmp_path, capsys):
     assert hfext(["tour", "--chapters", "12", "--out_dir", str(tmp_path)]) == 2
-    assert "no tour chapter 12; the chapters are 1..9" in capsys.readouterr().err
+    assert "no tour chapter 12; the chapters are 1..10" in capsys.readouterr().err
     with pytest.raises(ValueError, match="no tour chapter 0"):
         run_tour(tmp_path, chapters=[0])
 

@@ -46,6 +46,8 @@ from pathlib import Path
 
 import transformers
 
+from .errors import DocumentedError
+
 logger = logging.getLogger(__name__)
 
 # The pipeline tag (and model-index task) each Auto class stands for, most specific first.
@@ -69,8 +71,10 @@ _PRIVATE_FLAGS = frozenset({"hub_token", "output_dir", "push_to_hub", "hub_model
 CARD_FILE = "README.md"
 
 
-class HubPushError(RuntimeError):
+class HubPushError(DocumentedError, RuntimeError):
     """Pushing to the Hub failed (unreachable endpoint, refused token, ...); the local files are intact."""
+
+    docs = "hub-push"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from .errors import DocumentedError
+
 logger = logging.getLogger(__name__)
 
 SAFETENSORS_WEIGHTS = "model.safetensors"
@@ -38,24 +40,32 @@ PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 TRAINING_STATE_FILES = {"optimizer.pt", "scheduler.pt", "rng_state.pth", "training_args.bin", "scaler.pt"}
 
 
-class LoadingError(ValueError):
+class LoadingError(DocumentedError, ValueError):
     """A model folder or Hub repo that hfext refuses to load (unsafe or broken)."""
 
 
 class UnsafeWeightsError(LoadingError):
     """The weights are only available as pickle files and the caller did not opt in."""
 
+    docs = "pickle-weights"
+
 
 class CorruptWeightsError(LoadingError):
     """A safetensors weights file is truncated or damaged."""
+
+    docs = "corrupt-weights"
 
 
 class ModelTypeMismatchError(LoadingError):
     """The config holds another model type than the caller expects."""
 
+    docs = "model-type-mismatch"
+
 
 class TokenizerMismatchError(LoadingError):
     """The tokenizer produces ids the model has no embedding for."""
+
+    docs = "tokenizer-too-big"
 
 
 def pickle_weight_files(directory: str | os.PathLike) -> list[str]:

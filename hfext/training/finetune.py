@@ -54,6 +54,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
+from ..errors import DocumentedError
 from .args import (
     NOT_RUN_CONFIG,
     add_training_args,
@@ -81,19 +82,22 @@ EVALUATION_FLAGS = frozenset({"per_device_eval_batch_size", "max_eval_samples", 
                               "n_best_size", "max_answer_length", "return_entity_level_metrics"})
 
 
-class MissingHeadError(ValueError):
+class MissingHeadError(DocumentedError, ValueError):
     """The checkpoint's model type has no model for the head a recipe needs."""
 
+    docs = "missing-head"
 
-class MissingColumnsError(KeyError, ValueError):
+
+class MissingColumnsError(DocumentedError, KeyError, ValueError):
     """A data file lacks columns the task needs (a KeyError, and a ValueError for code catching bad input)."""
 
-    def __str__(self) -> str:  # KeyError would print the message quoted
-        return str(self.args[0])
+    docs = "missing-columns"
 
 
-class UnseenLabelError(ValueError):
+class UnseenLabelError(DocumentedError, ValueError):
     """An evaluation split holds a label the training split never has."""
+
+    docs = "missing-columns"
 
 
 # ---------------------------------------------------------------------------------------------------- flags

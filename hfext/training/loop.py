@@ -28,13 +28,17 @@ from typing import Any
 import torch
 from accelerate import Accelerator
 
+from ..errors import DocumentedError, see
+
 logger = logging.getLogger(__name__)
 
 STATE_FILE = "hfext_training_state.json"
 
 
-class TrainingDivergedError(FloatingPointError):
+class TrainingDivergedError(DocumentedError, FloatingPointError):
     """The training loss became NaN or infinite."""
+
+    docs = "diverged"
 
 
 @dataclass
@@ -149,7 +153,7 @@ def _load_checkpoint(accelerator: Accelerator, path: Path, run_config: dict) -> 
         details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in sorted(changed.items()))
         raise ValueError(
             f"cannot resume from {str(path)!r}: the run's settings changed ({details}); resume with the original "
-            "settings or start a new run in another --output_dir"
+            "settings or start a new run in another --output_dir" + see("resume-settings-changed")
         )
     accelerator.load_state(str(path))
     return TrainingState(**saved)
@@ -195,7 +199,8 @@ def train(
     if resume_from_checkpoint:
         path = latest_checkpoint(output_dir) if resume_from_checkpoint == "latest" else Path(resume_from_checkpoint)
         if path is None:
-            raise FileNotFoundError(f"--resume_from_checkpoint latest: no checkpoint found in {str(output_dir)!r}")
+            raise FileNotFoundError(f"--resume_from_checkpoint latest: no checkpoint found in {str(output_dir)!r}"
+                                        + see("resume-no-checkpoint"))
         state = _load_checkpoint(accelerator, path, state.run_config)
         accelerator.print(f"Resumed from {path} at epoch {state.epoch}, step {state.step_in_epoch}")
 

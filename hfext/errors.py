@@ -1,0 +1,27 @@
+"""Errors that point to their troubleshooting section.
+
+hfext's error messages name the bad value and the fix; where ``docs/troubleshooting.md`` says more (causes,
+other fixes), the exception class names that section and its message ends with it::
+
+    ValueError: cannot resume from 'out/step_10': the run's settings changed (...); resume with the original
+    settings or start a new run in another --output_dir (see docs/troubleshooting.md#resume-settings-changed)
+"""
+
+from __future__ import annotations
+
+TROUBLESHOOTING = "docs/troubleshooting.md"
+
+
+def see(section: str) -> str:
+    """`` (see docs/troubleshooting.md#section)``, to end a message with."""
+    return f" (see {TROUBLESHOOTING}#{section})"
+
+
+class DocumentedError(Exception):
+    """Mixin for exception classes: ``docs`` names the troubleshooting section the message ends with."""
+
+    docs: str | None = None  # a section anchor of docs/troubleshooting.md
+
+    def __str__(self) -> str:
+        text = str(self.args[0]) if len(self.args) == 1 else super().__str__()  # (KeyError would quote it)
+        return text + see(self.docs) if self.docs and f"#{self.docs}" not in text else text

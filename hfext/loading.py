@@ -79,7 +79,8 @@ def pickle_weight_files(directory: str | os.PathLike) -> list[str]:
 def _opt_in_hint(name: str) -> str:
     return (
         f"pickle files can run arbitrary code when loaded: if you trust {name!r}, pass "
-        "hfext.loading.load_pretrained(..., allow_pickle=True), or convert it once with `AutoModel.from_pretrained({name!r}).save_pretrained(dir)` "
+        "hfext.loading.load_pretrained(..., allow_pickle=True), or convert it once with "
+        f"`AutoModel.from_pretrained({name!r}).save_pretrained(dir)` "
         "in a trusted environment, which writes model.safetensors"
     )
 

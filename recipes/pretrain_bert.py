@@ -60,7 +60,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     data = parser.add_argument_group("data (BERT)")
     data.add_argument("--max_seq_length", type=int, default=128, help="Tokens per pair, [CLS] and [SEP]s included.")
     data.add_argument("--short_seq_prob", type=float, default=0.1, help="Share of pairs made shorter on purpose.")
-    data.add_argument("--validation_split_percentage", type=float, default=5.0, help="Held-out % of the documents.")
+    data.add_argument("--validation_split_percentage", type=float, default=5.0, help="Held-out %% of the documents.")
     data.add_argument("--mlm_probability", type=float, default=0.15, help="Share of tokens predicted.")
     data.add_argument("--whole_word_mask", action="store_true", help="Mask every WordPiece of a chosen word.")
     data.add_argument("--no_nsp", action="store_true", help="MLM only (no next-sentence prediction).")

@@ -64,7 +64,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     data = parser.add_argument_group("data (GPT)")
     data.add_argument("--validation_file", nargs="+", default=None, help="Text file(s) for validation perplexity.")
     data.add_argument("--validation_split_percentage", type=float, default=5.0,
-                      help="Without --validation_file: hold out this % of the training lines.")
+                      help="Without --validation_file: hold out this %% of the training lines.")
     data.add_argument("--block_size", type=int, default=256, help="Tokens per training block (the context length).")
     data.add_argument("--max_train_samples", type=int, default=None, help="Use only the first N training lines.")
     tok = parser.add_argument_group("tokenizer")

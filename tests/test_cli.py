@@ -284,3 +284,12 @@ def test_quickstart(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "gensim", None)  # as if gensim were not installed
     code, _, err = run(capsys, "quickstart", "--output_dir", str(tmp_path / "qs2"))
     assert code == 2 and "pip install gensim" in err and "--train_file" in err
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "recipes").glob("*.py")))
+def test_every_recipe_prints_its_help(name, capsys):
+    from conftest import load_recipe
+
+    with pytest.raises(SystemExit) as exit_info:
+        load_recipe(name).parse_args(["--help"])
+    assert exit_info.value.code == 0 and "--output_dir" in capsys.readouterr().out

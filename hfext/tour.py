@@ -7,7 +7,7 @@ the pictures in ``docs/images/``.
 
 Each chapter is one script in ``examples/`` with a ``main(argv)`` that accepts ``--out_dir`` (pictures),
 ``--output_dir`` (models it trains) and ``--smoke``. The tour imports and runs them in one process (importing
-torch and transformers once instead of nine times), prints a progress line per chapter and a summary table, and
+torch and transformers once instead of once per chapter), prints a progress line per chapter and a summary table, and
 exits non-zero if a chapter failed.
 
 :func:`quiet` is what the examples use to keep a recipe's own progress bars, logging and JSON out of their

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import see
+
 logger = logging.getLogger(__name__)
 
 UNK_TOKEN = "[UNK]"
@@ -35,15 +37,16 @@ class CorpusError(ValueError):
 
 def _check_text_file(path: Path) -> None:
     if not path.exists():
-        raise FileNotFoundError(f"corpus file {str(path)!r} does not exist; check the path passed as --train_file")
+        raise FileNotFoundError(f"corpus file {str(path)!r} does not exist; check the path passed as --train_file"
+                                + see("corpus-missing"))
     if path.is_dir():
-        raise CorpusError(f"corpus path {str(path)!r} is a directory; pass the text files inside it")
+        raise CorpusError(f"corpus path {str(path)!r} is a directory; pass the text files inside it" + see("corpus-missing"))
     with open(path, "rb") as handle:
         head = handle.read(_SNIFF_BYTES)
     if b"\x00" in head:
         raise CorpusError(
             f"{str(path)!r} looks binary (it contains NUL bytes), not a text corpus; pass a UTF-8 text file "
-            "with one sentence per line (to read word2vec/fastText model files use hfext.vectors)"
+            "with one sentence per line (to read word2vec/fastText model files use hfext.vectors)" + see("corpus-missing")
         )
 
 
@@ -51,7 +54,7 @@ def read_lines(files: str | os.PathLike | Iterable[str | os.PathLike], encoding:
     """Yield the lines of one or more text files, one at a time (never the whole file)."""
     paths = [Path(files)] if isinstance(files, (str, os.PathLike)) else [Path(f) for f in files]
     if not paths:
-        raise CorpusError("no corpus files given; pass --train_file or --dataset_name")
+        raise CorpusError("no corpus files given; pass --train_file or --dataset_name" + see("flags-data"))
     for path in paths:
         _check_text_file(path)
     for path in paths:
@@ -63,7 +66,7 @@ def read_lines(files: str | os.PathLike | Iterable[str | os.PathLike], encoding:
             except UnicodeDecodeError as error:
                 raise CorpusError(
                     f"{str(path)!r} is not valid {encoding} text (line {line_number + 1}: {error.reason}); "
-                    "convert it to UTF-8 or pass the right encoding"
+                    "convert it to UTF-8 or pass the right encoding" + see("corpus-encoding")
                 ) from None
 
 
@@ -71,7 +74,8 @@ def dataset_lines(dataset, text_column: str = "text", batch_size: int = 1000) ->
     """Yield the texts of a `datasets` column (map-style or streaming) without materialising them."""
     columns = getattr(dataset, "column_names", None)
     if columns is not None and text_column not in columns:
-        raise CorpusError(f"dataset has no column {text_column!r} (columns: {columns}); pass --text_column")
+        raise CorpusError(f"dataset has no column {text_column!r} (columns: {columns}); pass --text_column"
+                          + see("dataset-column"))
     if hasattr(dataset, "iter"):
         for batch in dataset.iter(batch_size=batch_size):
             yield from batch[text_column]
@@ -108,13 +112,13 @@ class Vocabulary:
         for line in iterator:
             counter.update(line.split())  # Counter.update on a list runs in C
         if not counter:
-            raise CorpusError("the corpus is empty: it has no words; check --train_file / --text_column")
+            raise CorpusError("the corpus is empty: it has no words; check --train_file / --text_column" + see("min-count"))
         kept = [(word, count) for word, count in counter.items() if count >= min_count]
         if not kept:
             best = counter.most_common(1)[0]
             raise CorpusError(
                 f"no word reaches min_count={min_count} (the most frequent, {best[0]!r}, occurs {best[1]} times "
-                f"among {len(counter)} distinct words); lower --min_count or use a larger corpus"
+                f"among {len(counter)} distinct words); lower --min_count or use a larger corpus" + see("min-count")
             )
         # Order exactly as gensim 4 does (by count, ties last-seen first), so word ids agree with gensim's.
         counts = np.array([count for _, count in kept], dtype=np.int64)

@@ -16,6 +16,8 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 
+from ..errors import see
+
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data")
@@ -62,13 +64,14 @@ def validate_hub_args(args: argparse.Namespace) -> None:
     if getattr(args, "push_to_hub", False) and not getattr(args, "hub_model_id", None):
         raise ValueError(
             "--push_to_hub needs --hub_model_id (the repo to push to, e.g. --hub_model_id your-name/my-model)"
+            + see("push-needs-id")
         )
 
 
 def validate_common_args(args: argparse.Namespace) -> None:
     validate_hub_args(args)
     if getattr(args, "train_file", None) is None and getattr(args, "dataset_name", None) is None:
-        raise ValueError("pass --train_file (text, one sentence per line) or --dataset_name")
+        raise ValueError("pass --train_file (text, one sentence per line) or --dataset_name" + see("flags-data"))
     if args.num_train_epochs < 1:
         raise ValueError(f"--num_train_epochs must be >= 1, got {args.num_train_epochs}")
     if args.gradient_accumulation_steps < 1:
@@ -77,7 +80,7 @@ def validate_common_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--learning_rate must be > 0, got {args.learning_rate}")
     for path in args.train_file or []:
         if not os.path.exists(path):
-            raise FileNotFoundError(f"--train_file {path!r} does not exist")
+            raise FileNotFoundError(f"--train_file {path!r} does not exist" + see("corpus-missing"))
 
 
 def setup_accelerator(args: argparse.Namespace) -> Accelerator:

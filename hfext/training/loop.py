@@ -96,7 +96,7 @@ def parse_checkpointing_steps(value: str | int | None) -> int | str | None:
         return int(value)
     if value == "epoch":
         return "epoch"
-    raise ValueError(f"`checkpointing_steps` must be either a number or `epoch`. `{value}` passed.")
+    raise ValueError(f"`checkpointing_steps` must be either a number or `epoch`. `{value}` passed." + see("checkpointing-steps"))
 
 
 def latest_checkpoint(output_dir: str | os.PathLike) -> Path | None:

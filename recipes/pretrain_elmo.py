@@ -150,7 +150,7 @@ def main(argv=None) -> dict:
     sums = accelerator.reduce(torch.tensor([task.forward_nll, task.backward_nll, task.num_targets],
                                            dtype=torch.float64, device=accelerator.device), "sum").tolist()
     results = {
-        "train_loss": state.loss_sum / max(state.loss_count, 1),
+        "train_loss": state.mean_loss,
         "train_forward_perplexity": math.exp(sums[0] / max(sums[2], 1)),
         "train_backward_perplexity": math.exp(sums[1] / max(sums[2], 1)),
         "train_steps": state.global_step,

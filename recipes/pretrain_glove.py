@@ -135,7 +135,7 @@ def main(argv=None) -> dict:
         "pretrain_glove", run_config(args, accelerator.unwrap_model(model).config), tokenizer=tokenizer,
     )
 
-    results = {"train_loss": state.loss_sum / max(state.loss_count, 1), "train_steps": state.global_step,
+    results = {"train_loss": state.mean_loss, "train_steps": state.global_step,
                "backend": backend, "vocab_size": len(vocab), "cooccurrence_entries": int(matrix.nnz),
                "cooccurrence_seconds": cooccurrence_seconds, "train_seconds": train_seconds}
     if accelerator.is_main_process:

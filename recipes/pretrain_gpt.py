@@ -218,7 +218,7 @@ def main(argv=None) -> dict:
                                            tokenizer=tokenizer)
     unwrapped = accelerator.unwrap_model(model)
     results = {
-        "train_loss": state.loss_sum / max(state.loss_count, 1),
+        "train_loss": state.mean_loss,
         "train_steps": state.global_step,
         "train_blocks": len(train_blocks),
         "train_seconds": train_seconds,

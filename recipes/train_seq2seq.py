@@ -209,7 +209,7 @@ def main(argv=None) -> dict:
     state, train_seconds = train_with_args(accelerator, args, model, optimizer, task, "train_seq2seq", settings, "batch",
                                            tokenizer=tokenizer)
     results = {
-        "train_loss": state.loss_sum / max(state.loss_count, 1),
+        "train_loss": state.mean_loss,
         "train_steps": state.global_step,
         "train_samples": len(source_ids),
         "train_seconds": train_seconds,

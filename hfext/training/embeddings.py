@@ -163,7 +163,7 @@ def run_embedding_recipe(
         tokenizer=tokenizer,
     )
 
-    results = {"train_loss": state.loss_sum / max(state.loss_count, 1), "train_steps": state.global_step,
+    results = {"train_loss": state.mean_loss, "train_steps": state.global_step,
                "backend": backend, "vocab_size": len(vocab)}
     if accelerator.is_main_process:
         results.update(evaluate(keyed_vectors(accelerator.unwrap_model(model), tokenizer), args))

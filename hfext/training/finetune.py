@@ -464,7 +464,7 @@ def run_finetuning(accelerator, args: argparse.Namespace, model, tokenizer, trai
     state, seconds = train_with_args(accelerator, args, model, optimizer, task, tracker_name, settings,
                                      on_epoch_end=run_evaluation if evaluate else None, tokenizer=tokenizer)
     results = {
-        "train_loss": state.loss_sum / max(state.loss_count, 1),  # over every process's batches
+        "train_loss": state.mean_loss,  # over every process's batches
         "train_steps": state.global_step,
         "train_examples": len(train_dataset),
         "train_seconds": seconds,

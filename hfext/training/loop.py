@@ -73,6 +73,11 @@ class TrainingState:
     words: int = 0
     run_config: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def mean_loss(self) -> float:
+        """The training loss per prediction over everything trained so far."""
+        return self.loss_sum / max(self.loss_count, 1)
+
 
 def linear_word2vec_schedule(optimizer, num_training_steps: int, min_ratio: float = 1e-4):
     """word2vec.c's learning rate: linear from the initial value down to ``min_ratio`` times it."""

@@ -18,10 +18,19 @@ def see(section: str) -> str:
 
 
 class DocumentedError(Exception):
-    """Mixin for exception classes: ``docs`` names the troubleshooting section the message ends with."""
+    """Mixin for exception classes: ``docs`` names the troubleshooting section the message ends with.
+
+    The class sets a default (``docs = "anchor"``); ``docs=`` overrides it for one error, as the CLI does for
+    its many kinds of mistake. A message that already names a section (a wrapped error's) keeps its own.
+    """
 
     docs: str | None = None  # a section anchor of docs/troubleshooting.md
 
+    def __init__(self, *args, docs: str | None = None):
+        super().__init__(*args)
+        if docs is not None:
+            self.docs = docs
+
     def __str__(self) -> str:
         text = str(self.args[0]) if len(self.args) == 1 else super().__str__()  # (KeyError would quote it)
-        return text + see(self.docs) if self.docs and f"#{self.docs}" not in text else text
+        return text + see(self.docs) if self.docs and f"{TROUBLESHOOTING}#" not in text else text

@@ -8,6 +8,7 @@ from hfext_bert import BertConfig, BertForPreTraining
 from test_bert_model import CORPUS, wordpiece_tokenizer
 
 from hfext.data import DataCollatorForBertPretraining, build_nsp_examples, mask_tokens
+from hfext.errors import see
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
@@ -108,7 +109,8 @@ def test_clear_errors(tokenizer):
     no_mask.mask_token = None
     with pytest.raises(ValueError, match=r"MLM needs a mask token"):
         DataCollatorForBertPretraining(no_mask)
-    with pytest.raises(ValueError, match=r"needs at least 2 non-empty documents"):
+    with pytest.raises(ValueError, match=r"needs at least 2 non-empty documents") as error:
         build_nsp_examples([["the cat sat", "on the mat"]], tokenizer)
+    assert str(error.value).endswith(see("bert-pretraining-data"))
     with pytest.raises(ValueError, match=r"an example has no next_sentence_label"):
         DataCollatorForBertPretraining(tokenizer)([{"input_ids": [2, 5, 3]}])

@@ -14,6 +14,7 @@ from hfext.data import (
     save_cooccurrence,
     split_sentences,
 )
+from hfext.errors import see
 
 LECTURE_CORPUS = "I like deep learning. I like NLP. I enjoy flying."
 LECTURE_DICTIONARY = ["I", "like", "enjoy", "deep", "learning", "NLP", "flying", "."]
@@ -56,8 +57,9 @@ def test_one_hot_vectors_are_orthogonal():
 
 
 def test_one_hot_errors():
-    with pytest.raises(KeyError, match="'cat' is not in the vocabulary"):
+    with pytest.raises(KeyError, match="'cat' is not in the vocabulary") as error:
         one_hot(["I", "cat"], LECTURE_DICTIONARY)
+    assert error.value.args[0].endswith(see("vocabulary"))
     with pytest.raises(ValueError, match="empty"):
         one_hot(["I"], [])
     with pytest.raises(ValueError, match="repeated"):
@@ -129,13 +131,15 @@ def test_save_and_load_round_trip(tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(b"junk")
     with pytest.raises(ValueError, match="not a co-occurrence matrix"):
         load_cooccurrence(tmp_path / "bad.safetensors")
-    with pytest.raises(FileNotFoundError, match="no co-occurrence file"):
+    with pytest.raises(FileNotFoundError, match="no co-occurrence file") as error:
         load_cooccurrence(tmp_path / "missing.safetensors")
+    assert str(error.value).endswith(see("data-cache"))
 
 
 def test_bad_input():
-    with pytest.raises(ValueError, match="window must be >= 1"):
+    with pytest.raises(ValueError, match="window must be >= 1") as error:
         cooccurrence_matrix([[0, 1]], 2, window=0)
+    assert str(error.value).endswith(see("window-settings"))
     with pytest.raises(ValueError, match="vocabulary is empty"):
         cooccurrence_matrix([[0, 1]], 0, window=1)
 

@@ -15,6 +15,7 @@ from hfext.data import (
     skipgram_pairs,
 )
 from hfext.data.windows import WindowChunk
+from hfext.errors import see
 
 
 def encode(tmp_path, lines, min_count=1, **kwargs):
@@ -137,8 +138,21 @@ def test_bad_corpus_input(tmp_path):
         list(read_lines(latin))
     with pytest.raises(FileNotFoundError, match="missing.txt"):
         list(read_lines(tmp_path / "missing.txt"))
-    with pytest.raises(ValueError, match="window"):
+    with pytest.raises(ValueError, match="window") as error:
         WindowChunks.__new__(WindowChunks).__init__(None, np.ones(1), 0, 0, 10, 0)
+    assert str(error.value).endswith(see("window-settings"))
+    with pytest.raises(ValueError, match="min_count must be >= 1") as error:
+        Vocabulary.build(["a b"], min_count=0)
+    assert str(error.value).endswith(see("min-count"))
+    with pytest.raises(ValueError, match="power of two") as error:
+        build_noise_table(np.ones(3), size=1000)
+    assert str(error.value).endswith(see("window-settings"))
+    with pytest.raises(ValueError, match="reserved token") as error:
+        Vocabulary(["[UNK]"], [3]).to_tokenizer()
+    assert str(error.value).endswith(see("vocabulary"))
+    with pytest.raises(FileNotFoundError, match="meta.json missing") as error:
+        EncodedCorpus(tmp_path)
+    assert str(error.value).endswith(see("data-cache"))
 
 
 def test_chunk_dataclass_len():

@@ -9,6 +9,7 @@ import torch
 from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
+from hfext.errors import see
 from hfext.metrics import available_metrics, functional, load, metric_path
 
 RNG = np.random.default_rng(0)
@@ -33,8 +34,9 @@ def test_accuracy_matches_sklearn(metrics):
     assert accuracy.compute(predictions=predictions, references=references, sample_weight=WEIGHTS)["accuracy"] == \
         pytest.approx(accuracy_score(references, predictions, sample_weight=WEIGHTS))
     assert accuracy.compute(predictions=[3], references=[3])["accuracy"] == 1.0
-    with pytest.raises(ValueError, match="got 2 predictions for 3 references"):
+    with pytest.raises(ValueError, match="got 2 predictions for 3 references") as error:
         functional.accuracy([0, 1], [0, 1, 1])
+    assert str(error.value).endswith(see("metric-inputs"))
     with pytest.raises(ValueError, match="no predictions to score"):
         functional.accuracy([], [])
 
@@ -107,8 +109,9 @@ def test_glue_configs_combine_the_metrics():
     stsb = load("glue", config_name="stsb").compute(predictions=scores, references=scores * 2 + 1)
     assert stsb == pytest.approx({"pearson": 1.0, "spearmanr": 1.0})
     assert set(functional.glue("mnli", *MULTI)) == {"accuracy"}
-    with pytest.raises(KeyError, match=r"unknown GLUE config_name 'sst5'; pick one of \['ax', 'cola'"):
+    with pytest.raises(KeyError, match=r"unknown GLUE config_name 'sst5'; pick one of \['ax', 'cola'") as error:
         load("glue", config_name="sst5")
+    assert error.value.args[0].endswith(see("metric-options"))
 
 
 def test_perplexity_from_log_likelihoods_or_losses(metrics):
@@ -126,8 +129,9 @@ def test_perplexity_from_log_likelihoods_or_losses(metrics):
     assert metrics["perplexity"].compute(predictions=log_likelihoods)["perplexity"] == pytest.approx(result["perplexity"])
     uniform = metrics["perplexity"].compute(predictions=[[math.log(1 / 50)] * 5])
     assert uniform["perplexity"] == pytest.approx(50.0)  # a uniform guess over V words has perplexity V
-    with pytest.raises(ValueError, match="text 0 has positive log-likelihoods; pass input_type='loss'"):
+    with pytest.raises(ValueError, match="text 0 has positive log-likelihoods; pass input_type='loss'") as error:
         metrics["perplexity"].compute(predictions=[[0.5, 0.2]])
+    assert str(error.value).endswith(see("metric-options"))  # a literal pointer: the module doesn't import hfext
     with pytest.raises(ValueError, match="text 1 has no tokens"):
         metrics["perplexity"].compute(predictions=[[-0.5], []])
 

@@ -10,6 +10,7 @@ import warnings
 
 import pytest
 
+from hfext.errors import see
 from hfext.metrics import load
 
 
@@ -80,6 +81,13 @@ def test_squad_normalisation_cases(squad):
     assert result["exact_match"] == pytest.approx(100 * 4 / 6)
     assert result["f1"] == pytest.approx(100 * (4 + 0 + 0) / 6)
     assert result == pytest.approx(official_evaluate(gold, predictions))
+
+
+def test_squad_needs_a_gold_answer(squad):
+    with pytest.raises(ValueError, match="question 'q' has no gold answer; SQuAD v1.1 needs at least one") as error:
+        squad.compute(predictions=[{"id": "q", "prediction_text": "Paris"}],
+                      references=[{"id": "q", "answers": {"text": [], "answer_start": []}}])
+    assert str(error.value).endswith(see("squad-format"))
 
 
 def test_squad_equals_the_official_script_on_random_answers(squad):
@@ -165,7 +173,9 @@ def test_seqeval_equals_the_package_on_random_sequences(seqeval_metric):
 
 
 def test_seqeval_bad_input(seqeval_metric):
-    with pytest.raises(ValueError, match="sentence 1: 1 predicted tags for 2 gold tags"):
+    with pytest.raises(ValueError, match="sentence 1: 1 predicted tags for 2 gold tags") as error:
         seqeval_metric.compute(predictions=[["O"], ["O"]], references=[["O"], ["O", "B-PER"]])
-    with pytest.raises(ValueError, match="only seqeval's default"):
+    assert str(error.value).endswith(see("metric-inputs"))  # a literal pointer: the module doesn't import hfext
+    with pytest.raises(ValueError, match="only seqeval's default") as error:
         seqeval_metric.compute(predictions=[["O"]], references=[["O"]], mode="strict")
+    assert str(error.value).endswith(see("metric-options"))

@@ -16,6 +16,7 @@ from hfext.data.question_answering import (
     read_squad_file,
     squad_features,
 )
+from hfext.errors import see
 
 SQUAD = REPO / "tests" / "fixtures" / "squad"
 
@@ -58,8 +59,9 @@ def test_answer_start_must_point_at_the_answer(tmp_path):
         read_squad_file(tmp_path / "bad.json")
     document["version"] = "v2.0"
     (tmp_path / "v2.json").write_text(json.dumps(document))
-    with pytest.raises(ValueError, match="SQuAD v2.0 .* not supported"):
+    with pytest.raises(ValueError, match="SQuAD v2.0 .* not supported") as error:
         read_squad_file(tmp_path / "v2.json")
+    assert str(error.value).endswith(see("squad-format"))
     (tmp_path / "broken.jsonl").write_text('{"id": "1"}\nnot json\n')
     with pytest.raises(ValueError, match=r"broken.jsonl:2: not JSON"):
         read_squad_file(tmp_path / "broken.jsonl")
@@ -112,8 +114,9 @@ def test_long_contexts_become_overlapping_windows_labelled_where_the_answer_is(t
             left = [o for o in evaluation["offset_mapping"][a] if o is not None]
             right = [o for o in evaluation["offset_mapping"][b] if o is not None]
             assert left[-stride:] == right[:stride]
-    with pytest.raises(ValueError, match="--doc_stride .40. must be smaller than --max_seq_length .40."):
+    with pytest.raises(ValueError, match="--doc_stride .40. must be smaller than --max_seq_length .40.") as error:
         prepare_train_features(batch, tokenizer, max_seq_length=40, doc_stride=40)
+    assert str(error.value).endswith(see("qa-windows"))
 
 
 def test_postprocessing_takes_the_best_valid_span_over_all_windows():

@@ -15,6 +15,7 @@ from hfext.data.token_classification import (
     tokenize_and_align_labels,
     word_predictions,
 )
+from hfext.errors import see
 
 CONLL = REPO / "tests" / "fixtures" / "conll2003"
 
@@ -63,8 +64,9 @@ def test_reader_errors_name_the_line(tmp_path):
     with pytest.raises(ValueError, match=r"mixed.txt:2: 2 columns"):
         read_conll(tmp_path / "mixed.txt")
     (tmp_path / "empty.txt").write_text("-DOCSTART- -X- -X- O\n\n")
-    with pytest.raises(ValueError, match="holds no sentences"):
+    with pytest.raises(ValueError, match="holds no sentences") as error:
         read_conll(tmp_path / "empty.txt")
+    assert str(error.value).endswith(see("conll-format"))
     with pytest.raises(FileNotFoundError, match="missing.txt"):
         read_conll(tmp_path / "missing.txt")
 

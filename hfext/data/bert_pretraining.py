@@ -22,6 +22,8 @@ from collections.abc import Sequence
 
 import torch
 
+from ..errors import see
+
 logger = logging.getLogger(__name__)
 
 
@@ -31,6 +33,7 @@ def _special_id(tokenizer, name: str) -> int:
         raise ValueError(
             f"the tokenizer has no {name} token; BERT pretraining needs [CLS], [SEP], [PAD] and [MASK]: add it with "
             f"tokenizer.add_special_tokens({{'{name}_token': '[{name.upper()}]'}}) and resize the model's embeddings"
+            + see("bert-pretraining-data")
         )
     return int(value)
 
@@ -57,9 +60,10 @@ def build_nsp_examples(
     (each a list of sentences, as strings or as token ids without special tokens); label 0: B follows A
     in the document, 1: B comes from another document."""
     if max_seq_length < 5:
-        raise ValueError(f"max_seq_length must be at least 5 ([CLS] A [SEP] B [SEP]), got {max_seq_length}")
+        raise ValueError(f"max_seq_length must be at least 5 ([CLS] A [SEP] B [SEP]), got {max_seq_length}"
+                         + see("bert-pretraining-data"))
     if not 0.0 <= nsp_probability <= 1.0:
-        raise ValueError(f"nsp_probability must be in [0, 1], got {nsp_probability!r}")
+        raise ValueError(f"nsp_probability must be in [0, 1], got {nsp_probability!r}" + see("bert-pretraining-data"))
     cls_id, sep_id = _special_id(tokenizer, "cls"), _special_id(tokenizer, "sep")
     docs = []
     for document in documents:
@@ -74,6 +78,7 @@ def build_nsp_examples(
         raise ValueError(
             f"next-sentence prediction needs at least 2 non-empty documents to draw negatives from, got {len(docs)}; "
             "pass more documents (e.g. split the corpus at blank lines) or nsp_probability=0"
+            + see("bert-pretraining-data")
         )
     rng = random.Random(seed)
     max_tokens = max_seq_length - 3  # [CLS], [SEP], [SEP]
@@ -134,9 +139,10 @@ def mask_tokens(
         raise ValueError(
             "MLM needs a mask token but the tokenizer has none; add one with "
             "tokenizer.add_special_tokens({'mask_token': '[MASK]'}) and resize the model's embeddings"
+            + see("bert-pretraining-data")
         )
     if not 0.0 < mlm_probability < 1.0:
-        raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability!r}")
+        raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability!r}" + see("bert-pretraining-data"))
     special = special_tokens_mask.bool() if special_tokens_mask is not None else torch.zeros_like(input_ids, dtype=torch.bool)
     draw = torch.rand(input_ids.shape, generator=generator)
     if word_starts is None:
@@ -200,7 +206,8 @@ class DataCollatorForBertPretraining:
         if self.nsp:
             if any("next_sentence_label" not in e for e in examples):
                 raise ValueError("nsp=True but an example has no next_sentence_label; build pairs with "
-                                 "build_nsp_examples, or pass nsp=False for MLM-only pretraining")
+                                 "build_nsp_examples, or pass nsp=False for MLM-only pretraining"
+                                 + see("bert-pretraining-data"))
             batch["next_sentence_label"] = torch.tensor([int(e["next_sentence_label"]) for e in examples])
         return batch
 

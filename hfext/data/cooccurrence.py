@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import see
 from .corpus import EncodedCorpus, Vocabulary
 
 logger = logging.getLogger(__name__)
@@ -43,14 +44,15 @@ def one_hot(words: str | Sequence[str], vocabulary: Sequence[str] | Vocabulary) 
     """
     vocab = list(vocabulary.words if isinstance(vocabulary, Vocabulary) else vocabulary)
     if not vocab:
-        raise ValueError("the vocabulary is empty; one-hot vectors need at least one word")
+        raise ValueError("the vocabulary is empty; one-hot vectors need at least one word" + see("vocabulary"))
     index = {word: i for i, word in enumerate(vocab)}
     if len(index) != len(vocab):
-        raise ValueError("the vocabulary has repeated words; each word must appear once")
+        raise ValueError("the vocabulary has repeated words; each word must appear once" + see("vocabulary"))
     words = [words] if isinstance(words, str) else list(words)
     missing = [w for w in words if w not in index]
     if missing:
-        raise KeyError(f"word {missing[0]!r} is not in the vocabulary ({len(vocab)} words); add it or drop it")
+        raise KeyError(f"word {missing[0]!r} is not in the vocabulary ({len(vocab)} words); add it or drop it"
+                       + see("vocabulary"))
     vectors = np.zeros((len(words), len(vocab)), dtype=np.float32)
     vectors[np.arange(len(words)), [index[w] for w in words]] = 1.0
     return vectors
@@ -152,9 +154,10 @@ def cooccurrence_matrix(
     ``sentences`` is an :class:`EncodedCorpus` or any iterable of id sequences, read once, streaming.
     """
     if int(window) < 1:
-        raise ValueError(f"the co-occurrence window must be >= 1 word, got {window}")
+        raise ValueError(f"the co-occurrence window must be >= 1 word, got {window}" + see("window-settings"))
     if int(vocab_size) < 1:
-        raise ValueError("the vocabulary is empty (vocab_size 0): build it from a non-empty corpus, or lower min_count")
+        raise ValueError("the vocabulary is empty (vocab_size 0): build it from a non-empty corpus, or lower min_count"
+                         + see("vocabulary"))
     window, vocab_size = int(window), int(vocab_size)
     chunk_tokens = max(1, PAIR_BUDGET // (2 * window))
     total = sp.csr_matrix((vocab_size, vocab_size), dtype=dtype)
@@ -208,18 +211,18 @@ def load_cooccurrence(path: str | os.PathLike) -> tuple[sp.csr_matrix, list[str]
 
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"no co-occurrence file at {path!r}")
+        raise FileNotFoundError(f"no co-occurrence file at {path!r}; build one with save_cooccurrence" + see("data-cache"))
     not_ours = f"{path!r} is not a co-occurrence matrix written by hfext (save_cooccurrence); rebuild it"
     try:
         with safe_open(path, framework="np") as f:
             metadata = f.metadata() or {}
             if metadata.get("format") != COOCCURRENCE_FORMAT:
-                raise ValueError(not_ours)
+                raise ValueError(not_ours + see("data-cache"))
             arrays = {name: f.get_tensor(name) for name in ("indptr", "indices", "data")}
     except ValueError:
         raise
     except Exception as error:  # safetensors raises its own error type for damaged files
-        raise ValueError(f"{not_ours} ({error})") from None
+        raise ValueError(f"{not_ours} ({error})" + see("data-cache")) from None
     shape = tuple(json.loads(metadata["shape"]))
     matrix = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape)
     words = json.loads(metadata["words"]) if "words" in metadata else None

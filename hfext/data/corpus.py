@@ -91,7 +91,8 @@ class Vocabulary:
         self.words = list(words)
         self.counts = np.asarray(counts, dtype=np.int64)
         if len(self.words) != len(self.counts):
-            raise ValueError(f"{len(self.words)} words but {len(self.counts)} counts")
+            raise ValueError(f"{len(self.words)} words but {len(self.counts)} counts; pass one count per word"
+                             + see("vocabulary"))
 
     def __len__(self) -> int:
         return len(self.words)
@@ -102,7 +103,7 @@ class Vocabulary:
     ) -> Vocabulary:
         """Count whitespace-separated words in one streaming pass, then keep those seen ``min_count`` times."""
         if min_count < 1:
-            raise ValueError(f"min_count must be >= 1, got {min_count}")
+            raise ValueError(f"min_count must be >= 1, got {min_count}" + see("min-count"))
         counter: Counter[str] = Counter()
         iterator = lines
         if progress:
@@ -136,7 +137,8 @@ class Vocabulary:
         from transformers import PreTrainedTokenizerFast
 
         if unk_token in self.words:
-            raise ValueError(f"the corpus contains the reserved token {unk_token!r}; pick another unk_token")
+            raise ValueError(f"the corpus contains the reserved token {unk_token!r}; pick another unk_token"
+                             + see("vocabulary"))
         table = {word: i for i, word in enumerate(self.words)}
         table[unk_token] = len(self.words)
         backend = Tokenizer(models.WordLevel(vocab=table, unk_token=unk_token))
@@ -158,7 +160,8 @@ class EncodedCorpus:
         self.directory = Path(directory)
         meta_path = self.directory / "meta.json"
         if not meta_path.exists():
-            raise FileNotFoundError(f"{str(self.directory)!r} holds no encoded corpus (meta.json missing)")
+            raise FileNotFoundError(f"{str(self.directory)!r} holds no encoded corpus (meta.json missing); "
+                                    "build one with EncodedCorpus.build(lines, tokenizer, directory)" + see("data-cache"))
         self.meta = json.loads(meta_path.read_text())
         self.num_tokens = int(self.meta["num_tokens"])
         self.raw_words = int(self.meta["raw_words"])  # words before dropping out-of-vocabulary ones
@@ -235,6 +238,7 @@ class EncodedCorpus:
         if num_tokens == 0:
             raise CorpusError(
                 "no in-vocabulary words in the corpus (empty corpus, or a tokenizer built on another corpus)"
+                + see("vocabulary")
             )
         meta = {"num_tokens": num_tokens, "raw_words": raw_words, "fingerprint": fingerprint}
         tmp_meta = directory / ".meta.json.tmp"

@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..errors import see
+
 logger = logging.getLogger(__name__)
 
 SQUAD_COLUMNS = ("id", "title", "context", "question", "answers")
@@ -52,7 +54,7 @@ def read_squad_file(path: str | os.PathLike) -> list[dict]:
     ``Dataset.to_json`` writes for ``squad``). Refuses SQuAD v2.0 files (unanswerable questions)."""
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"SQuAD file {path!r} does not exist")
+        raise FileNotFoundError(f"SQuAD file {path!r} does not exist; check the path" + see("squad-format"))
     with open(path, encoding="utf8") as fin:
         text = fin.read()
     try:
@@ -70,10 +72,11 @@ def read_squad_file(path: str | os.PathLike) -> list[dict]:
         except json.JSONDecodeError as error:
             raise ValueError(
                 f"{path}:{lineno}: not JSON ({error.msg}); pass the official SQuAD v1.1 JSON "
-                '({"data": [{"title", "paragraphs": [...]}]}) or JSON lines of flat squad rows'
+                '({"data": [{"title", "paragraphs": [...]}]}) or JSON lines of flat squad rows' + see("squad-format")
             ) from None
         if not isinstance(row, dict):
-            raise TypeError(f"{path}:{lineno}: expected a JSON object with the columns {list(SQUAD_COLUMNS)}")
+            raise TypeError(f"{path}:{lineno}: expected a JSON object with the columns {list(SQUAD_COLUMNS)}"
+                            + see("squad-format"))
         rows.append(row)
     check_squad_rows(rows, source=path)
     return rows
@@ -82,17 +85,18 @@ def read_squad_file(path: str | os.PathLike) -> list[dict]:
 def _flatten_squad(document: dict, path: str) -> list[dict]:
     if str(document.get("version", "")).startswith("v2"):
         raise ValueError(f"{path!r} is SQuAD {document['version']} (unanswerable questions), which is not supported; "
-                         "pass a SQuAD v1.1 file")
+                         "pass a SQuAD v1.1 file" + see("squad-format"))
     rows = []
     for article in document["data"]:
         if "paragraphs" not in article:
             raise ValueError(f"{path!r}: an article without 'paragraphs' (keys {sorted(article)}); "
-                             "SQuAD v1.1 articles are {'title', 'paragraphs': [{'context', 'qas'}]}")
+                             "SQuAD v1.1 articles are {'title', 'paragraphs': [{'context', 'qas'}]}"
+                             + see("squad-format"))
         for paragraph in article["paragraphs"]:
             for qa in paragraph["qas"]:
                 if qa.get("is_impossible"):
                     raise ValueError(f"{path!r}: question {qa.get('id')!r} is marked is_impossible (SQuAD v2.0), "
-                                     "which is not supported; pass a SQuAD v1.1 file")
+                                     "which is not supported; pass a SQuAD v1.1 file" + see("squad-format"))
                 rows.append({
                     "id": str(qa["id"]),
                     "title": article.get("title", ""),
@@ -111,18 +115,19 @@ def check_squad_rows(rows: Iterable[Mapping], source: str = "the dataset") -> No
         missing = [column for column in ("id", "context", "question", "answers") if column not in row]
         if missing:
             raise ValueError(f"{source}: a row (id {row.get('id')!r}) lacks the column(s) {missing}; SQuAD rows need "
-                             f"{list(SQUAD_COLUMNS)}")
+                             f"{list(SQUAD_COLUMNS)}" + see("squad-format"))
         answers = row["answers"]
         if len(answers["text"]) != len(answers["answer_start"]):
             raise ValueError(f"{source}: question {row['id']!r} has {len(answers['text'])} answer texts but "
-                             f"{len(answers['answer_start'])} answer_start values; give one offset per answer")
+                             f"{len(answers['answer_start'])} answer_start values; give one offset per answer"
+                             + see("squad-format"))
         for text, start in zip(answers["text"], answers["answer_start"]):
             found = row["context"][start : start + len(text)]
             if found != text:
                 raise ValueError(
                     f"{source}: question {row['id']!r}: answer_start {start} points at {found!r} in the context, "
                     f"not at the answer text {text!r}; answer_start must be the answer's character offset in the "
-                    "context"
+                    "context" + see("squad-format")
                 )
 
 
@@ -135,7 +140,8 @@ def load_squad_dataset(path: str | os.PathLike):
 
 def _tokenize(examples: Mapping, tokenizer, max_seq_length: int, doc_stride: int, padding):
     if doc_stride >= max_seq_length:
-        raise ValueError(f"--doc_stride ({doc_stride}) must be smaller than --max_seq_length ({max_seq_length})")
+        raise ValueError(f"--doc_stride ({doc_stride}) must be smaller than --max_seq_length ({max_seq_length})"
+                         + see("qa-windows"))
     pad_on_right = tokenizer.padding_side == "right"
     # Some questions start with spaces that only waste window room (as in run_qa).
     questions = [question.lstrip() for question in examples["question"]]
@@ -207,7 +213,7 @@ def postprocess_qa_predictions(examples: Iterable[Mapping], features: Mapping, s
     start_logits, end_logits = np.asarray(start_logits), np.asarray(end_logits)
     if len(start_logits) != len(features["example_id"]) or len(end_logits) != len(start_logits):
         raise ValueError(f"got {len(start_logits)} start and {len(end_logits)} end logit rows for "
-                         f"{len(features['example_id'])} features; pass one row per feature")
+                         f"{len(features['example_id'])} features; pass one row per feature" + see("qa-windows"))
     features_per_example = collections.defaultdict(list)
     for index, example_id in enumerate(features["example_id"]):
         features_per_example[example_id].append(index)

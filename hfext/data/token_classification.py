@@ -26,6 +26,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
+from ..errors import see
+
 CONLL2003_COLUMNS = ("tokens", "pos_tags", "chunk_tags", "ner_tags")
 
 
@@ -36,7 +38,7 @@ def read_conll(path: str | os.PathLike) -> list[dict]:
     one; ``-DOCSTART-`` lines are skipped."""
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"CoNLL file {path!r} does not exist")
+        raise FileNotFoundError(f"CoNLL file {path!r} does not exist; check the path" + see("conll-format"))
     rows, sentence, expected = [], [], None
 
     def close_sentence():
@@ -65,12 +67,13 @@ def read_conll(path: str | os.PathLike) -> list[dict]:
                 raise ValueError(
                     f"{path}:{lineno}: {len(columns)} columns ({line.strip()!r}) where the file's first token line has "
                     f"{expected}; every token line needs the same columns (CoNLL-2003: word POS chunk NER, separated "
-                    "by spaces, a blank line between sentences)"
+                    "by spaces, a blank line between sentences)" + see("conll-format")
                 )
             sentence.append(columns)
     close_sentence()
     if not rows:
-        raise ValueError(f"CoNLL file {path!r} holds no sentences")
+        raise ValueError(f"CoNLL file {path!r} holds no sentences; it needs one token a line, a blank line between "
+                         "sentences" + see("conll-format"))
     return rows
 
 
@@ -116,6 +119,7 @@ def check_labels(label_list: Sequence[str], dataset, column: str = "ner_tags", s
         raise error(
             f"{source} has label(s) {unseen} that the training data doesn't have (training labels: "
             f"{sorted(known)}); the model can't predict them: fix the tags or add training examples with them"
+            + see("missing-columns")
         )
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import see
 from .corpus import EncodedCorpus
 
 
@@ -59,9 +60,9 @@ class WindowChunks:
         shrink_windows: bool = True,
     ):
         if window < 1:
-            raise ValueError(f"window must be >= 1, got {window}")
+            raise ValueError(f"window must be >= 1, got {window}" + see("window-settings"))
         if batch_words < 1:
-            raise ValueError(f"batch_words must be >= 1, got {batch_words}")
+            raise ValueError(f"batch_words must be >= 1, got {batch_words}" + see("window-settings"))
         self.corpus = corpus
         self.window = int(window)
         self.seed = int(seed)
@@ -138,7 +139,8 @@ def build_noise_table(counts: np.ndarray, exponent: float = 0.75, size: int | No
     if size is None:  # about 100 slots per word, as a power of two (the kernel masks instead of dividing)
         size = 1 << int(np.clip(np.ceil(np.log2(100 * len(weights))), 20, 24))
     elif size & (size - 1):
-        raise ValueError(f"noise table size must be a power of two, got {size}")
+        raise ValueError(f"noise table size must be a power of two, got {size}; pass e.g. 1 << 20, "
+                         "or size=None to size it automatically" + see("window-settings"))
     cumulative = np.cumsum(weights / weights.sum())
     cumulative[-1] = 1.0
     return np.searchsorted(cumulative, (np.arange(size) + 0.5) / size).astype(np.int32)

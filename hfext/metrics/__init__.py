@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import see
+
 METRICS_DIR = Path(__file__).resolve().parent
 
 
@@ -30,7 +32,8 @@ def metric_path(name: str) -> str:
     """The folder of the local ``evaluate`` module ``name``, for ``evaluate.load(path)``."""
     path = METRICS_DIR / name
     if not (path / f"{name}.py").is_file():
-        raise FileNotFoundError(f"no local metric {name!r} in {METRICS_DIR}; available: {available_metrics()}")
+        raise FileNotFoundError(f"no local metric {name!r} in {METRICS_DIR}; available: {available_metrics()}"
+                                + see("metric-options"))
     return str(path)
 
 

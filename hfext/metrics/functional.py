@@ -16,18 +16,22 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..errors import see
+
 AVERAGES = ("binary", "micro", "macro", "weighted", None)
 
 
 def _pair(predictions, references, sample_weight=None):
     predictions, references = np.asarray(predictions), np.asarray(references)
     if predictions.shape[0] != references.shape[0]:
-        raise ValueError(f"got {predictions.shape[0]} predictions for {references.shape[0]} references; pass one each")
+        raise ValueError(f"got {predictions.shape[0]} predictions for {references.shape[0]} references; pass one each"
+                         + see("metric-inputs"))
     if predictions.shape[0] == 0:
-        raise ValueError("no predictions to score; pass at least one prediction and reference")
+        raise ValueError("no predictions to score; pass at least one prediction and reference" + see("metric-inputs"))
     weights = np.ones(len(references)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     if weights.shape != (len(references),):
-        raise ValueError(f"sample_weight has shape {weights.shape}; it needs one weight per example ({len(references)})")
+        raise ValueError(f"sample_weight has shape {weights.shape}; it needs one weight per example ({len(references)})"
+                         + see("metric-inputs"))
     return predictions, references, weights
 
 
@@ -45,15 +49,16 @@ def f1(predictions, references, labels: Sequence | None = None, pos_label=1, ave
     (pooled counts), ``macro`` (unweighted mean over ``labels``), ``weighted`` (mean weighted by support) or
     ``None`` (a list, one score per label in ``labels`` order, default sorted present labels)."""
     if average not in AVERAGES:
-        raise ValueError(f"average={average!r} is not one of {list(AVERAGES)}")
+        raise ValueError(f"average={average!r} is not one of {list(AVERAGES)}" + see("metric-options"))
     predictions, references, weights = _pair(predictions, references, sample_weight)
     present = np.union1d(np.unique(predictions), np.unique(references))
     if average == "binary":
         if len(present) > 2:
             raise ValueError(f"average='binary' needs two classes, got {present.tolist()}; pass average='macro', "
-                             "'micro' or 'weighted' for multi-class F1")
+                             "'micro' or 'weighted' for multi-class F1" + see("metric-options"))
         if len(present) == 2 and pos_label not in present:
-            raise ValueError(f"pos_label={pos_label!r} is not one of the labels {present.tolist()}")
+            raise ValueError(f"pos_label={pos_label!r} is not one of the labels {present.tolist()}; pass one of them"
+                             + see("metric-options"))
         labels = [pos_label]
     elif labels is None:
         labels = present.tolist()
@@ -98,7 +103,7 @@ def _correlation(kind: str, predictions, references) -> tuple[float, float]:
 
     predictions, references, _ = _pair(np.asarray(predictions, dtype=np.float64), np.asarray(references, dtype=np.float64))
     if len(predictions) < 2:
-        raise ValueError(f"{kind} needs at least 2 pairs, got {len(predictions)}")
+        raise ValueError(f"{kind} needs at least 2 pairs, got {len(predictions)}" + see("metric-inputs"))
     if np.all(predictions == predictions[0]) or np.all(references == references[0]):
         return float("nan"), float("nan")  # undefined for a constant input (scipy warns and returns nan)
     result = (stats.pearsonr if kind == "pearsonr" else stats.spearmanr)(predictions, references)
@@ -129,7 +134,7 @@ def glue(task: str, predictions, references) -> dict[str, float]:
     """The GLUE benchmark's metrics for ``task`` (as the Hub's ``glue`` metric): accuracy; accuracy and F1
     for MRPC/QQP; Matthews correlation for CoLA; Pearson and Spearman for STS-B (a regression)."""
     if task not in GLUE_METRICS:
-        raise KeyError(f"unknown GLUE task {task!r}; pick one of {sorted(GLUE_METRICS)}")
+        raise KeyError(f"unknown GLUE task {task!r}; pick one of {sorted(GLUE_METRICS)}" + see("metric-options"))
     if task == "stsb":
         return {"pearson": pearsonr(predictions, references)[0], "spearmanr": spearmanr(predictions, references)[0]}
     functions = {"accuracy": accuracy, "f1": f1, "matthews_correlation": matthews_correlation}

@@ -6,6 +6,7 @@ correlation (CoLA), Pearson and Spearman correlation (STS-B, a regression over f
 import datasets
 import evaluate
 
+from hfext.errors import see
 from hfext.metrics import functional
 
 _KWARGS_DESCRIPTION = """
@@ -25,7 +26,8 @@ Example:
 class Glue(evaluate.Metric):
     def _info(self):
         if self.config_name not in functional.GLUE_METRICS:
-            raise KeyError(f"unknown GLUE config_name {self.config_name!r}; pick one of {sorted(functional.GLUE_METRICS)}")
+            raise KeyError(f"unknown GLUE config_name {self.config_name!r}; pick one of "
+                           f"{sorted(functional.GLUE_METRICS)}" + see("metric-options"))
         kind = "float32" if self.config_name == "stsb" else "int64"
         return evaluate.MetricInfo(
             description=__doc__, citation="", inputs_description=_KWARGS_DESCRIPTION,

@@ -40,18 +40,22 @@ class Perplexity(evaluate.Metric):
 
     def _compute(self, predictions, input_type="log_likelihood"):
         if input_type not in ("log_likelihood", "loss"):
-            raise ValueError(f"input_type={input_type!r}; pass 'log_likelihood' (log p <= 0) or 'loss' (-log p >= 0)")
+            raise ValueError(f"input_type={input_type!r}; pass 'log_likelihood' (log p <= 0) or 'loss' (-log p >= 0)"
+                             " (see docs/troubleshooting.md#metric-options)")
         losses = [np.asarray(text, dtype=np.float64) * (-1.0 if input_type == "log_likelihood" else 1.0)
                   for text in predictions]
         for index, text in enumerate(losses):
             if len(text) == 0:
-                raise ValueError(f"text {index} has no tokens; drop empty texts before computing perplexity")
+                raise ValueError(f"text {index} has no tokens; drop empty texts before computing perplexity"
+                                 " (see docs/troubleshooting.md#metric-inputs)")
             if np.any(text < 0):
                 wrong = "positive log-likelihoods" if input_type == "log_likelihood" else "negative losses"
                 raise ValueError(f"text {index} has {wrong}; pass input_type="
-                                 f"{'loss' if input_type == 'log_likelihood' else 'log_likelihood'!r} for this input")
+                                 f"{'loss' if input_type == 'log_likelihood' else 'log_likelihood'!r} for this input"
+                                 " (see docs/troubleshooting.md#metric-options)")
         if not losses:
-            raise ValueError("no texts to score")
+            raise ValueError("no texts to score; pass at least one text's scores"
+                             " (see docs/troubleshooting.md#metric-inputs)")
         mean_loss = float(np.concatenate(losses).mean())
         perplexities = [math.exp(float(text.mean())) for text in losses]
         return {"perplexity": math.exp(mean_loss), "loss": mean_loss, "perplexities": perplexities,

@@ -63,7 +63,7 @@ class Sacrebleu(evaluate.Metric):
         if len(counts) > 1:
             raise ValueError(
                 f"sacreBLEU needs the same number of references for every prediction, got {sorted(counts)}; "
-                "repeat a reference to fill in missing ones"
+                "repeat a reference to fill in missing ones (see docs/troubleshooting.md#metric-inputs)"
             )
         per_prediction = counts.pop() if counts else 0
         transposed = [[refs[i] for refs in references] for i in range(per_prediction)]  # one stream per reference

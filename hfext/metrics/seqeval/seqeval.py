@@ -113,15 +113,16 @@ class Seqeval(evaluate.Metric):
         if scheme is not None or mode is not None:
             raise ValueError(
                 f"scheme={scheme!r} / mode={mode!r}: only seqeval's default (conlleval) mode is supported; "
-                "leave scheme and mode unset"
+                "leave scheme and mode unset (see docs/troubleshooting.md#metric-options)"
             )
         if zero_division not in ("warn", 0, 1):
-            raise ValueError(f"zero_division must be 'warn', 0 or 1, got {zero_division!r}")
+            raise ValueError(f"zero_division must be 'warn', 0 or 1, got {zero_division!r}"
+                             " (see docs/troubleshooting.md#metric-options)")
         for i, (prediction, reference) in enumerate(zip(predictions, references)):
             if len(prediction) != len(reference):
                 raise ValueError(
                     f"sentence {i}: {len(prediction)} predicted tags for {len(reference)} gold tags; "
-                    "pass one predicted tag per gold tag"
+                    "pass one predicted tag per gold tag (see docs/troubleshooting.md#metric-inputs)"
                 )
         gold, predicted = defaultdict(set), defaultdict(set)
         for type_, first, last in get_entities(references, suffix):

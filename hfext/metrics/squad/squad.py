@@ -100,7 +100,8 @@ class Squad(evaluate.Metric):
         exact_match = f1 = 0.0
         for qid, answers in gold.items():
             if not answers:
-                raise ValueError(f"question {qid!r} has no gold answer; SQuAD v1.1 needs at least one")
+                raise ValueError(f"question {qid!r} has no gold answer; SQuAD v1.1 needs at least one"
+                                 " (see docs/troubleshooting.md#squad-format)")
             if qid in predicted:
                 exact_match += max(exact_match_score(predicted[qid], answer) for answer in answers)
                 f1 += max(f1_score(predicted[qid], answer) for answer in answers)

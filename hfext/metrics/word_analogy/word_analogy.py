@@ -44,7 +44,8 @@ class WordAnalogy(evaluate.Metric):
 
     def _compute(self, predictions, references, sections=None, case_insensitive=True, skip_unanswered=False):
         if sections is not None and len(sections) != len(references):
-            raise ValueError(f"got {len(sections)} sections for {len(references)} questions; pass one section each")
+            raise ValueError(f"got {len(sections)} sections for {len(references)} questions; pass one section each"
+                             " (see docs/troubleshooting.md#metric-inputs)")
 
         def norm(word):
             return word.lower() if case_insensitive else word

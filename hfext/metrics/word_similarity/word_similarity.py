@@ -11,6 +11,7 @@ import datasets
 import evaluate
 import numpy as np
 
+from hfext.errors import see
 from hfext.metrics import functional
 
 _CITATION = """\
@@ -50,6 +51,6 @@ class WordSimilarity(evaluate.Metric):
             model, human = model[~unknown], human[~unknown]
         if len(model) < 2:
             raise ValueError(f"only {len(model)} pair(s) could be scored ({int(unknown.sum())} unknown); "
-                             "a correlation needs at least 2")
+                             "a correlation needs at least 2" + see("metric-inputs"))
         return {"spearmanr": functional.spearmanr(model, human)[0], "pearsonr": functional.pearsonr(model, human)[0],
                 "oov_ratio": 100.0 * float(unknown.mean()) if len(unknown) else 0.0, "pairs": len(model)}

@@ -85,8 +85,9 @@ def test_token_type_ids_beyond_type_vocab_size_is_a_clear_error():
 
 
 def test_token_ids_outside_vocabulary_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"token ids \[40\] outside the vocabulary \[0, 40\)"):
+    with pytest.raises(ValueError, match=r"token ids \[40\] outside the vocabulary \[0, 40\)") as error:
         tiny(BertModel)(torch.tensor([[1, 40]]))
+    assert str(error.value).endswith("(len(tokenizer)) (see docs/troubleshooting.md#token-ids)")
 
 
 # --- the encoder -------------------------------------------------------------------------------------------
@@ -194,8 +195,9 @@ def test_sequence_classification_single_label_multi_label_and_regression():
     multi = torch.tensor([[1.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
     out = model(ids, mask, types, labels=multi)
     torch.testing.assert_close(out.loss, F.binary_cross_entropy_with_logits(out.logits, multi))
-    with pytest.raises(ValueError, match=r"multi-label labels must have shape \(batch, num_labels\) = \(3, 3\)"):
+    with pytest.raises(ValueError, match=r"multi-label labels must have shape \(batch, num_labels\) = \(3, 3\)") as error:
         model(ids, mask, types, labels=torch.ones(3, 2))
+    assert str(error.value).endswith("got (3, 2) (see docs/troubleshooting.md#labels-shape)")
     regression = tiny(BertForSequenceClassification, num_labels=1)  # STS-B
     scores = torch.tensor([0.5, 4.0, 2.5])
     out = regression(ids, mask, types, labels=scores)

@@ -6,7 +6,8 @@ shared by two families is copied, not imported, and marked::
     # Copied from hfext_transformer.modeling_transformer.TransformerAttention with Transformer->GPT
 
 This test finds every marker under ``plugins/``, takes the named function/class/method from its origin,
-applies the ``with A->B`` renames and requires the copy to be the same code.
+applies the ``with A->B`` renames and requires the copy to be the same code. The origin may also be a core
+module (``# Copied from hfext.errors.see``): a plugin can't import hfext, so it copies the little it needs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 
 PLUGINS = Path(__file__).resolve().parent.parent / "plugins"
-MARKER = re.compile(r"^(?P<indent>\s*)# Copied from (?P<package>hfext_\w+)\.(?P<module>\w+)\.(?P<name>[\w.]+)(?: with (?P<renames>.+))?\s*$")
+MARKER = re.compile(r"^(?P<indent>\s*)# Copied from (?P<package>hfext(?:_\w+)?)\.(?P<module>\w+)\.(?P<name>[\w.]+)(?: with (?P<renames>.+))?\s*$")
 
 
 def _definitions(tree: ast.AST, prefix: str = ""):
@@ -69,9 +70,10 @@ def find_copy_problems(plugins_dir: Path) -> list[str]:
             if copy is None:
                 problems.append(f"{where}: the marker is not directly above a def or class")
                 continue
-            origin_path = plugins_dir / match["package"] / f"{match['module']}.py"
+            package_dir = plugins_dir.parent / "hfext" if match["package"] == "hfext" else plugins_dir / match["package"]
+            origin_path = package_dir / f"{match['module']}.py"
             if not origin_path.is_file():
-                problems.append(f"{where}: no module {match['package']}.{match['module']} under plugins/")
+                problems.append(f"{where}: no module {match['package']}.{match['module']} at {origin_path}")
                 continue
             origin_lines = origin_path.read_text(encoding="utf8").splitlines(keepends=True)
             origin = _definitions(ast.parse("".join(origin_lines))).get(match["name"])
@@ -110,6 +112,19 @@ def test_the_checker_sees_a_changed_copy(tmp_path):
     assert "has no AModel.missing" in find_copy_problems(tmp_path)[0]
 
 
-@pytest.mark.parametrize("marker", ["# Copied from hfext_word2vec.modeling_word2vec.build_huffman_tree"])
+def test_a_copy_of_core_code_is_checked_against_hfext(tmp_path):
+    (tmp_path / "hfext").mkdir()
+    (tmp_path / "hfext" / "errors.py").write_text('PAGE = "docs/t.md"\n\ndef see(s):\n    return f" (see {PAGE}#{s})"\n')
+    copy = tmp_path / "plugins" / "hfext_a" / "configuration_a.py"
+    copy.parent.mkdir(parents=True)
+    good = '# Copied from hfext.errors.see with {PAGE}->docs/t.md\ndef see(s):\n    return f" (see docs/t.md#{s})"\n'
+    copy.write_text(good)
+    assert find_copy_problems(tmp_path / "plugins") == []
+    copy.write_text(good.replace("(see", "(read"))
+    assert "differs from hfext.errors.see" in find_copy_problems(tmp_path / "plugins")[0]
+
+
+@pytest.mark.parametrize("marker", ["# Copied from hfext_word2vec.modeling_word2vec.build_huffman_tree",
+                                    "# Copied from hfext.errors.see with {TROUBLESHOOTING}->docs/troubleshooting.md"])
 def test_the_known_copies_are_found(marker):
     assert any(marker in path.read_text(encoding="utf8") for path in PLUGINS.glob("*/*.py"))

@@ -274,15 +274,17 @@ def test_auto_classes_and_round_trip(tmp_path):
 def test_bad_input_fails_clearly():
     model = tiny_model()
     tokenizer = ElmoCharacterTokenizer()
-    with pytest.raises(ValueError, match="sentence 1 of the batch is empty"):
+    with pytest.raises(ValueError, match="sentence 1 of the batch is empty") as error:
         tokenizer(["fine", "   "])
+    assert str(error.value).endswith("before tokenizing (see docs/troubleshooting.md#elmo-inputs)")
     with pytest.raises(ValueError, match="drop empty lines"):
         tokenizer("")
     batch = tokenizer(["a b", "c"], return_tensors="pt")
     with pytest.raises(ValueError, match=r"sentence\(s\) \[1\] of the batch have no tokens"):
         model(input_ids=batch["input_ids"], attention_mask=torch.tensor([[1, 1, 1, 1], [0, 0, 0, 0]]))
-    with pytest.raises(ValueError, match="right padding"):
+    with pytest.raises(ValueError, match="right padding") as error:
         model(input_ids=batch["input_ids"], attention_mask=torch.tensor([[1, 1, 1, 1], [0, 1, 1, 1]]))
+    assert str(error.value).endswith("padding_side='right' (see docs/troubleshooting.md#elmo-inputs)")
     with pytest.raises(ValueError, match=r"one sentence without a batch dimension"):
         model(input_ids=batch["input_ids"][0])
     with pytest.raises(ValueError, match=r"\(batch, tokens, 50\).*got \(2, 4, 20\)"):

@@ -49,8 +49,9 @@ def make(words=("cat", "cats", "dog", "mouse", "mice"), **kwargs):
     ],
 )
 def test_config_rejects_bad_values(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as error:
         FastTextConfig(vocab_size=10, **kwargs)
+    assert str(error.value).endswith(" (see docs/troubleshooting.md#config-value)")
 
 
 def test_config_defaults_are_facebooks_and_not_shared():
@@ -114,8 +115,9 @@ def test_set_vocabulary_fills_buffers_and_config():
     assert model.word_counts.tolist() == [50, 40, 30, 20, 10, 0]
     rows = model.subword_ids[model.subword_offsets[1] : model.subword_offsets[2]].tolist()
     assert rows == [1] + [config.vocab_size + b for b in subword_buckets("cats", 3, 6, config.bucket)]
-    with pytest.raises(ValueError, match="set_vocabulary got 2 words but the config has vocab_size=6"):
+    with pytest.raises(ValueError, match="set_vocabulary got 2 words but the config has vocab_size=6") as error:
         model.set_vocabulary(["a", "b"])
+    assert str(error.value).endswith(" (see docs/troubleshooting.md#vocabulary-mismatch)")
 
 
 def test_word_vectors_are_means_of_rows_and_oov_uses_ngrams():

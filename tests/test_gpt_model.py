@@ -58,8 +58,9 @@ def test_config_errors_name_the_values():
 
 def test_too_long_empty_and_bad_inputs_fail_clearly():
     model = tiny_model()
-    with pytest.raises(ValueError, match=r"33 positions .* n_positions is 32"):
+    with pytest.raises(ValueError, match=r"33 positions .* n_positions is 32") as error:
         model(input_ids=torch.ones(1, 33, dtype=torch.long))
+    assert str(error.value).endswith("(max_new_tokens) (see docs/troubleshooting.md#max-seq-length)")
     with pytest.raises(ValueError, match="n_positions is 32"):
         model.generate(torch.ones(1, 30, dtype=torch.long), max_new_tokens=5, do_sample=False)
     with pytest.raises(ValueError, match="input is empty"):

@@ -79,8 +79,9 @@ def reverser():
 
 
 def test_config_errors_name_the_values():
-    with pytest.raises(ValueError, match=r"d_model \(30\) is not a multiple of num_heads \(4\)"):
+    with pytest.raises(ValueError, match=r"d_model \(30\) is not a multiple of num_heads \(4\)") as error:
         TransformerConfig(d_model=30, num_heads=4)
+    assert str(error.value).endswith(", 15 (see docs/troubleshooting.md#config-value)")
     with pytest.raises(ValueError, match=r"dropout must be a probability in \[0, 1\), got -0.1"):
         TransformerConfig(dropout=-0.1)
     with pytest.raises(ValueError, match="attention_dropout must be a probability"):
@@ -332,8 +333,9 @@ def test_bad_token_ids_and_missing_inputs():
         model(input_ids=torch.tensor([[5]]), decoder_input_ids=torch.tensor([[-3]]))
     with pytest.raises(ValueError, match="pass decoder_input_ids"):
         model(input_ids=torch.tensor([[5, EOS]]))
-    with pytest.raises(ValueError, match="attention_mask has shape"):
+    with pytest.raises(ValueError, match="attention_mask has shape") as error:
         model(input_ids=torch.tensor([[5, EOS]]), attention_mask=torch.ones(1, 3), decoder_input_ids=torch.tensor([[BOS]]))
+    assert str(error.value).endswith("expected (1, 2) (see docs/troubleshooting.md#model-inputs)")
 
 
 # ------------------------------------------------------------------------------------------------ remote code

@@ -35,8 +35,9 @@ def make(model_cls, config_cls, **kwargs):
     ],
 )
 def test_config_rejects_bad_values(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as error:
         SkipGramConfig(vocab_size=10, **kwargs)
+    assert str(error.value).endswith(" (see docs/troubleshooting.md#config-value)")
 
 
 def test_model_types_are_namespaced_and_auto_loadable():

@@ -6,6 +6,13 @@ Self-contained: imports only transformers, so a pushed checkpoint loads with ``t
 
 from transformers import PreTrainedConfig
 
+
+# Copied from hfext.errors.see with {TROUBLESHOOTING}->docs/troubleshooting.md
+def see(section: str) -> str:
+    """`` (see docs/troubleshooting.md#section)``, to end a message with."""
+    return f" (see docs/troubleshooting.md#{section})"
+
+
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_python", "relu", "silu", "swish", "tanh")
 
 
@@ -55,23 +62,30 @@ class BertConfig(PreTrainedConfig):
                      "max_position_embeddings", "type_vocab_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise ValueError(f"{name} must be a positive integer, got {value!r}" + see("config-value"))
         if self.hidden_size % self.num_attention_heads != 0:
             divisors = ", ".join(str(h) for h in range(1, 17) if self.hidden_size % h == 0)
             raise ValueError(
                 f"The hidden size ({self.hidden_size}) is not a multiple of the number of attention heads "
                 f"({self.num_attention_heads}); choose num_attention_heads that divides it, e.g. {divisors}"
+                + see("config-value")
             )
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
             value = getattr(self, name)
             if not 0.0 <= float(value) < 1.0:
-                raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}")
+                raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}" + see("config-value"))
         if self.classifier_dropout is not None and not 0.0 <= float(self.classifier_dropout) < 1.0:
-            raise ValueError(f"classifier_dropout must be None or a probability in [0, 1), got {self.classifier_dropout!r}")
+            raise ValueError(
+                f"classifier_dropout must be None or a probability in [0, 1), got {self.classifier_dropout!r}"
+                + see("config-value")
+            )
         if self.hidden_act not in ACTIVATIONS:
-            raise ValueError(f"hidden_act must be one of {ACTIVATIONS}, got {self.hidden_act!r}")
+            raise ValueError(f"hidden_act must be one of {ACTIVATIONS}, got {self.hidden_act!r}" + see("config-value"))
         if self.pad_token_id is not None and not 0 <= int(self.pad_token_id) < self.vocab_size:
-            raise ValueError(f"pad_token_id ({self.pad_token_id}) must be a token id in [0, vocab_size={self.vocab_size})")
+            raise ValueError(
+                f"pad_token_id ({self.pad_token_id}) must be a token id in [0, vocab_size={self.vocab_size})"
+                + see("config-value")
+            )
         super().__post_init__(**kwargs)
 
     @property

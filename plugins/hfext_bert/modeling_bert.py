@@ -47,7 +47,7 @@ from transformers.modeling_outputs import (
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.utils import ModelOutput
 
-from .configuration_bert import BertConfig
+from .configuration_bert import BertConfig, see
 
 
 # Copied from hfext_transformer.modeling_transformer._additive_mask
@@ -64,6 +64,7 @@ def _check_token_ids(input_ids: torch.Tensor, vocab_size: int, name: str) -> Non
         raise ValueError(
             f"{name} holds token ids {bad} outside the vocabulary [0, {vocab_size}); use the tokenizer this model "
             "was trained with, or resize the embeddings with model.resize_token_embeddings(len(tokenizer))"
+            + see("token-ids")
         )
 
 
@@ -119,6 +120,7 @@ class BertEmbeddings(nn.Module):
                 raise ValueError(
                     f"the input has {length} tokens but this model's max_position_embeddings is {limit}; truncate it, "
                     f"e.g. tokenizer(..., truncation=True, max_length={limit}), or split the text into windows"
+                    + see("max-seq-length")
                 )
             position_ids = torch.arange(length, device=inputs_embeds.device)[None, :]  # (1, T)
         else:
@@ -130,7 +132,7 @@ class BertEmbeddings(nn.Module):
             raise ValueError(
                 f"token_type_ids holds segment ids {bad} but this model has type_vocab_size={self.config.type_vocab_size} "
                 f"(valid ids 0..{self.config.type_vocab_size - 1}); pass 0 for sentence A and 1 for sentence B, "
-                "or build the model with a larger type_vocab_size"
+                "or build the model with a larger type_vocab_size" + see("token-ids")
             )
         embeddings = inputs_embeds + self.position_embeddings(position_ids) + self.token_type_embeddings(token_type_ids)
         return self.dropout(self.layer_norm(embeddings))  # (B, T, H)
@@ -304,7 +306,7 @@ class BertModel(BertPreTrainedModel):
     ) -> BaseModelOutputWithPooling:
         kwargs.pop("return_dict", None)
         if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("pass exactly one of input_ids or inputs_embeds")
+            raise ValueError("pass exactly one of input_ids or inputs_embeds" + see("model-inputs"))
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         hidden_states = self.embeddings(input_ids, token_type_ids, position_ids, inputs_embeds)  # (B, T, H)
@@ -312,7 +314,10 @@ class BertModel(BertPreTrainedModel):
         mask = None
         if attention_mask is not None:
             if attention_mask.shape != (batch_size, length):
-                raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)}, expected {(batch_size, length)}")
+                raise ValueError(
+                    f"attention_mask has shape {tuple(attention_mask.shape)}, expected {(batch_size, length)}"
+                    + see("model-inputs")
+                )
             mask = _additive_mask(attention_mask.bool()[:, None, None, :], hidden_states.dtype)  # (B, 1, 1, T)
         encoded = self.encoder(hidden_states, mask, output_attentions=output_attentions,
                                output_hidden_states=output_hidden_states, **kwargs)
@@ -458,7 +463,7 @@ class BertForSequenceClassification(BertPreTrainedModel):
                 if labels.shape != logits.shape:
                     raise ValueError(
                         f"multi-label labels must have shape (batch, num_labels) = {tuple(logits.shape)} with 0/1 floats, "
-                        f"got {tuple(labels.shape)}"
+                        f"got {tuple(labels.shape)}" + see("labels-shape")
                     )
                 loss = F.binary_cross_entropy_with_logits(logits.float(), labels.float())
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
@@ -480,7 +485,9 @@ class BertForMultipleChoice(BertPreTrainedModel):
                 labels=None, output_attentions=None, output_hidden_states=None, **kwargs):
         reference = input_ids if input_ids is not None else inputs_embeds
         if reference is None:
-            raise ValueError("pass input_ids (or inputs_embeds) of shape (batch, num_choices, length)")
+            raise ValueError(
+                "pass input_ids (or inputs_embeds) of shape (batch, num_choices, length)" + see("model-inputs")
+            )
         num_choices = reference.shape[1]
 
         def flat(x):

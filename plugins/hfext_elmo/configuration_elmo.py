@@ -10,6 +10,13 @@ import copy
 
 from transformers import PreTrainedConfig
 
+
+# Copied from hfext.errors.see with {TROUBLESHOOTING}->docs/troubleshooting.md
+def see(section: str) -> str:
+    """`` (see docs/troubleshooting.md#section)``, to end a message with."""
+    return f" (see docs/troubleshooting.md#{section})"
+
+
 ACTIVATIONS = ("relu", "tanh")
 
 # The char CNN of every published ELMo: 2048 filters in all ("2048cnn" in the file names).
@@ -84,39 +91,49 @@ class ElmoConfig(PreTrainedConfig):
             self.filters = copy.deepcopy(ELMO_FILTERS)
         self.filters = [[int(width), int(number)] for width, number in self.filters]
         if not self.filters or any(width < 1 or number < 1 for width, number in self.filters):
-            raise ValueError(f"filters must be a non-empty list of [width >= 1, number >= 1] pairs, got {self.filters}")
+            raise ValueError(
+                f"filters must be a non-empty list of [width >= 1, number >= 1] pairs, got {self.filters}"
+                + see("config-value")
+            )
         for name in ("n_characters", "max_characters_per_token", "char_embedding_dim", "projection_dim", "lstm_dim",
                      "num_layers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise ValueError(f"{name} must be a positive integer, got {value!r}" + see("config-value"))
         if self.n_characters < 262:
-            raise ValueError(f"n_characters must be >= 262 (256 bytes, 5 ELMo specials and padding), got {self.n_characters}")
+            raise ValueError(
+                f"n_characters must be >= 262 (256 bytes, 5 ELMo specials and padding), got {self.n_characters}"
+                + see("config-value")
+            )
         if self.max_characters_per_token < 3:
             raise ValueError(
                 f"max_characters_per_token must be >= 3 (begin-of-word, one character, end-of-word), got "
-                f"{self.max_characters_per_token}"
+                f"{self.max_characters_per_token}" + see("config-value")
             )
         widest = max(width for width, _ in self.filters)
         if widest > self.max_characters_per_token:
             raise ValueError(
                 f"the widest filter ({widest}) is wider than max_characters_per_token ({self.max_characters_per_token}); "
-                "drop that filter or allow more characters per token"
+                "drop that filter or allow more characters per token" + see("config-value")
             )
         for name in ("vocab_size", "n_highway", "num_sampled"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}" + see("config-value"))
         if self.char_activation not in ACTIVATIONS:
-            raise ValueError(f"char_activation must be one of {ACTIVATIONS}, got {self.char_activation!r}")
+            raise ValueError(
+                f"char_activation must be one of {ACTIVATIONS}, got {self.char_activation!r}" + see("config-value")
+            )
         for name in ("cell_clip", "proj_clip"):
             value = getattr(self, name)
             if value is not None and not float(value) > 0:
-                raise ValueError(f"{name} must be > 0 or None (no clipping; ELMo uses 3), got {value!r}")
+                raise ValueError(
+                    f"{name} must be > 0 or None (no clipping; ELMo uses 3), got {value!r}" + see("config-value")
+                )
         for name in ("dropout", "representation_dropout"):
             value = getattr(self, name)
             if not 0.0 <= float(value) < 1.0:
-                raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}")
+                raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}" + see("config-value"))
         super().__post_init__(**kwargs)
 
     @classmethod
@@ -124,7 +141,9 @@ class ElmoConfig(PreTrainedConfig):
         """AllenNLP's ``small`` (13.6M), ``medium`` (28.0M) or ``original`` (93.6M) sizes; ``kwargs``
         override any field (e.g. ``vocab_size`` for pretraining)."""
         if name not in ELMO_PRESETS:
-            raise ValueError(f"unknown ELMo preset {name!r}; choose one of {sorted(ELMO_PRESETS)}")
+            raise ValueError(
+                f"unknown ELMo preset {name!r}; choose one of {sorted(ELMO_PRESETS)}" + see("config-value")
+            )
         return cls(**{**copy.deepcopy(ELMO_PRESETS[name]), **kwargs})
 
     @property

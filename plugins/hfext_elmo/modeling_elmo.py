@@ -42,7 +42,7 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-from .configuration_elmo import ElmoConfig
+from .configuration_elmo import ElmoConfig, see
 
 
 @dataclass
@@ -233,7 +233,10 @@ class ElmoScalarMix(nn.Module):
 
     def forward(self, tensors, mask: torch.Tensor) -> torch.Tensor:
         if len(tensors) != self.scalar_parameters.numel():
-            raise ValueError(f"{len(tensors)} layers passed to a scalar mix of {self.scalar_parameters.numel()} layers")
+            raise ValueError(
+                f"{len(tensors)} layers passed to a scalar mix of {self.scalar_parameters.numel()} layers"
+                + see("model-inputs")
+            )
         weights = torch.softmax(self.scalar_parameters, dim=0)  # s = softmax(w)
         if self.layer_norm:
             keep = mask.unsqueeze(-1).to(tensors[0].dtype)  # (B, T, 1)
@@ -318,31 +321,37 @@ class ElmoModel(ElmoPreTrainedModel):
             raise ValueError(
                 f"input_ids has shape {tuple(input_ids.shape)}: one sentence without a batch dimension; pass "
                 f"(batch, tokens, {expected}) character ids, e.g. tokenizer(text, return_tensors='pt')"
+                + see("elmo-inputs")
             )
         if input_ids.dim() != 3 or input_ids.shape[-1] != expected:
             raise ValueError(
                 f"input_ids must be character ids of shape (batch, tokens, {expected}) (max_characters_per_token), "
                 f"got {tuple(input_ids.shape)}; tokenize with ElmoCharacterTokenizer(max_characters_per_token={expected})"
+                + see("elmo-inputs")
             )
         if input_ids.numel() and (int(input_ids.min()) < 0 or int(input_ids.max()) >= self.config.n_characters):
             raise ValueError(
                 f"character ids must lie in [0, {self.config.n_characters}), got values from {int(input_ids.min())} "
                 f"to {int(input_ids.max())}; these are not ELMo character ids (use ElmoCharacterTokenizer)"
+                + see("elmo-inputs")
             )
         # AllenNLP's mask: a token is there if any of its character ids is non-zero.
         mask = (input_ids > 0).any(dim=-1) if attention_mask is None else attention_mask.bool()
         if mask.shape != input_ids.shape[:2]:
-            raise ValueError(f"attention_mask has shape {tuple(mask.shape)}, expected {tuple(input_ids.shape[:2])}")
+            raise ValueError(
+                f"attention_mask has shape {tuple(mask.shape)}, expected {tuple(input_ids.shape[:2])}"
+                + see("model-inputs")
+            )
         lengths = mask.sum(dim=1)
         empty = (lengths == 0).nonzero().flatten().tolist()
         if empty:
             raise ValueError(
                 f"sentence(s) {empty} of the batch have no tokens; ELMo needs at least one token per sentence: drop "
-                "empty sentences before calling the model"
+                "empty sentences before calling the model" + see("elmo-inputs")
             )
         if not torch.equal(mask, torch.arange(mask.shape[1], device=mask.device)[None, :] < lengths[:, None]):
             raise ValueError("ELMo needs right padding (tokens first, padding at the end of each row); "
-                             "tokenize with padding_side='right'")
+                             "tokenize with padding_side='right'" + see("elmo-inputs"))
         return mask
 
     def forward(
@@ -408,7 +417,7 @@ class ElmoForBiLM(ElmoPreTrainedModel):
         if config.vocab_size < 2:
             raise ValueError(
                 f"ElmoForBiLM needs an output vocabulary (config.vocab_size >= 2), got vocab_size={config.vocab_size}; "
-                "set it to the tokenizer's vocabulary size (len(tokenizer))"
+                "set it to the tokenizer's vocabulary size (len(tokenizer))" + see("vocabulary-mismatch")
             )
         self.elmo = ElmoModel(config, add_scalar_mix=False)  # the mix is for downstream tasks, not pretraining
         self.lm_head = nn.Linear(config.projection_dim, config.vocab_size)  # Theta_s
@@ -455,13 +464,17 @@ class ElmoForBiLM(ElmoPreTrainedModel):
                 hidden_states=out.hidden_states,
             )
         if labels.shape != out.attention_mask.shape:
-            raise ValueError(f"labels must have shape (batch, tokens) = {tuple(out.attention_mask.shape)}, got {tuple(labels.shape)}")
+            raise ValueError(
+                f"labels must have shape (batch, tokens) = {tuple(out.attention_mask.shape)}, got {tuple(labels.shape)}"
+                + see("labels-shape")
+            )
         labels = labels.masked_fill(~out.attention_mask, -100)
         valid = labels[labels != -100]
         if valid.numel() and (int(valid.min()) < 0 or int(valid.max()) >= self.config.vocab_size):
             raise ValueError(
                 f"labels must be word ids in [0, vocab_size={self.config.vocab_size}) or -100, got values from "
                 f"{int(valid.min())} to {int(valid.max())}; use the tokenizer the model was built with"
+                + see("token-ids")
             )
         # forward: h_k predicts t_{k+1}; backward: h_k predicts t_{k-1}
         forward_targets, forward_hidden = labels[:, 1:], forward_top[:, :-1]  # (B, T-1), (B, T-1, P)
@@ -470,7 +483,9 @@ class ElmoForBiLM(ElmoPreTrainedModel):
         backward_keep = (backward_targets != -100) & out.attention_mask[:, 1:]  # position k+1 may be padding
         count = forward_keep.sum()  # the same number of targets both ways
         if int(count) == 0:
-            raise ValueError("no token to predict: every sentence needs at least two tokens (with <S> and </S>)")
+            raise ValueError(
+                "no token to predict: every sentence needs at least two tokens (with <S> and </S>)" + see("elmo-inputs")
+            )
         forward_loss = self._nll(forward_hidden[forward_keep], forward_targets[forward_keep]) / count
         backward_loss = self._nll(backward_hidden[backward_keep], backward_targets[backward_keep]) / count
         return ElmoBiLMOutput(

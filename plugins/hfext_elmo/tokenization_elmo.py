@@ -26,6 +26,8 @@ from typing import ClassVar
 
 from transformers import BatchEncoding, PreTrainedTokenizer
 
+from .configuration_elmo import see
+
 VOCAB_FILES_NAMES = {"vocab_file": "vocab.txt"}
 
 BEGINNING_OF_SENTENCE_CHARACTER = 256  # <begin sentence>
@@ -65,14 +67,18 @@ class ElmoCharacterTokenizer(PreTrainedTokenizer):
         **kwargs,
     ):
         if int(max_characters_per_token) < 3:
-            raise ValueError(f"max_characters_per_token must be >= 3, got {max_characters_per_token}")
+            raise ValueError(
+                f"max_characters_per_token must be >= 3, got {max_characters_per_token}" + see("elmo-inputs")
+            )
         self.max_characters_per_token = int(max_characters_per_token)
         # A saved tokenizer hands the specials back as AddedToken objects; the vocabulary holds strings.
         bos_token, eos_token, unk_token = str(bos_token), str(eos_token), str(unk_token)
         words = []
         if vocab_file is not None:
             if not os.path.isfile(vocab_file):
-                raise FileNotFoundError(f"no ELMo vocabulary file at {vocab_file!r} (one word a line)")
+                raise FileNotFoundError(
+                    f"no ELMo vocabulary file at {vocab_file!r} (one word a line)" + see("elmo-inputs")
+                )
             with open(vocab_file, encoding="utf-8") as handle:
                 words = [line.rstrip("\n") for line in handle if line.strip()]
         # bilm-tf's vocabularies start with </S>, <S>, <UNK>; add any that are missing, in that order.
@@ -82,7 +88,10 @@ class ElmoCharacterTokenizer(PreTrainedTokenizer):
         self.vocab = {}
         for word in words:
             if word in self.vocab:
-                raise ValueError(f"word {word!r} occurs twice in the vocabulary file {vocab_file!r}; remove the duplicate")
+                raise ValueError(
+                    f"word {word!r} occurs twice in the vocabulary file {vocab_file!r}; remove the duplicate"
+                    + see("elmo-inputs")
+                )
             self.vocab[word] = len(self.vocab)
         self.ids_to_tokens = {i: w for w, i in self.vocab.items()}
         self._char_cache: dict[str, list[int]] = {}
@@ -183,26 +192,33 @@ class ElmoCharacterTokenizer(PreTrainedTokenizer):
         ``is_split_into_words=True``). ``max_length`` with ``truncation=True`` keeps that many tokens,
         boundaries included. Batches are padded to their longest sentence (ELMo needs rectangles)."""
         if text_pair is not None:
-            raise ValueError("ELMo encodes single sentences; tokenize each sentence of a pair separately")
+            raise ValueError(
+                "ELMo encodes single sentences; tokenize each sentence of a pair separately" + see("elmo-inputs")
+            )
         if isinstance(text, str) or is_split_into_words and isinstance(text, (list, tuple)) and (not text or isinstance(text[0], str)):
             batch, single = [text], True
         elif isinstance(text, (list, tuple)):
             batch, single = list(text), False
         else:
-            raise TypeError(f"text must be a string, a list of strings or a list of word lists, got {type(text).__name__}")
+            raise TypeError(
+                f"text must be a string, a list of strings or a list of word lists, got {type(text).__name__}"
+                + see("elmo-inputs")
+            )
         rows = []
         for index, sentence in enumerate(batch):
             words = list(sentence) if is_split_into_words else str(sentence).split()
             if not words:
                 raise ValueError(
                     f"sentence {index} of the batch is empty ({sentence!r}): ELMo needs at least one word per "
-                    "sentence; drop empty lines before tokenizing"
+                    "sentence; drop empty lines before tokenizing" + see("elmo-inputs")
                 )
             if add_special_tokens:
                 words = [str(self.bos_token), *words, str(self.eos_token)]
             if truncation and max_length is not None and len(words) > max_length:
                 if max_length < (3 if add_special_tokens else 1):
-                    raise ValueError(f"max_length={max_length} leaves no room for a word between <S> and </S>")
+                    raise ValueError(
+                        f"max_length={max_length} leaves no room for a word between <S> and </S>" + see("elmo-inputs")
+                    )
                 words = words[: max_length - 1] + [words[-1]] if add_special_tokens else words[:max_length]
             row = {"input_ids": [self.word_to_char_ids(w) for w in words]}
             if return_attention_mask:
@@ -225,7 +241,7 @@ class ElmoCharacterTokenizer(PreTrainedTokenizer):
             encoded_inputs = [dict(zip(keys, values)) for values in zip(*(encoded_inputs[k] for k in keys))]
         rows = [dict(row) for row in encoded_inputs]
         if not rows:
-            raise ValueError("nothing to pad: the batch is empty")
+            raise ValueError("nothing to pad: the batch is empty" + see("elmo-inputs"))
         longest = max(len(row["input_ids"]) for row in rows)
         blank = [0] * self.max_characters_per_token
         fill = {"attention_mask": 0, "word_ids": -100, "special_tokens_mask": 1}

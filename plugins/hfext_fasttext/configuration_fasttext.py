@@ -6,6 +6,13 @@ Self-contained: imports only transformers, so a pushed checkpoint loads with ``t
 
 from transformers import PreTrainedConfig
 
+
+# Copied from hfext.errors.see with {TROUBLESHOOTING}->docs/troubleshooting.md
+def see(section: str) -> str:
+    """`` (see docs/troubleshooting.md#section)``, to end a message with."""
+    return f" (see docs/troubleshooting.md#{section})"
+
+
 ARCHITECTURES = ("skipgram", "cbow")
 OBJECTIVES = ("negative_sampling", "hierarchical_softmax", "softmax")
 
@@ -65,45 +72,57 @@ class FastTextConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
+            raise ValueError(
+                f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}" + see("config-value")
+            )
         if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}" + see("config-value"))
         for name in ("vocab_size", "vector_size", "window"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}" + see("config-value"))
         if int(self.negative) < 0:
-            raise ValueError(f"negative must be >= 0 noise words per pair, got {self.negative}")
+            raise ValueError(f"negative must be >= 0 noise words per pair, got {self.negative}" + see("config-value"))
         if self.objective == "negative_sampling" and int(self.negative) == 0:
             raise ValueError(
                 "objective='negative_sampling' needs negative >= 1; set negative=5 (fastText's default) "
-                "or choose objective='hierarchical_softmax' or 'softmax'"
+                "or choose objective='hierarchical_softmax' or 'softmax'" + see("config-value")
             )
         if self.objective == "hierarchical_softmax" and int(self.vocab_size) < 2:
-            raise ValueError("hierarchical softmax needs a vocabulary of at least 2 words")
+            raise ValueError("hierarchical softmax needs a vocabulary of at least 2 words" + see("config-value"))
         if float(self.sample) < 0:
-            raise ValueError(f"sample must be >= 0 (0 disables subsampling), got {self.sample}")
+            raise ValueError(f"sample must be >= 0 (0 disables subsampling), got {self.sample}" + see("config-value"))
         if int(self.bucket) < 0:
-            raise ValueError(f"bucket must be >= 0 (0 disables character n-grams), got {self.bucket}")
+            raise ValueError(
+                f"bucket must be >= 0 (0 disables character n-grams), got {self.bucket}" + see("config-value")
+            )
         if int(self.minn) < 0 or int(self.maxn) < 0:
-            raise ValueError(f"minn and maxn must be >= 0, got minn={self.minn}, maxn={self.maxn}")
+            raise ValueError(
+                f"minn and maxn must be >= 0, got minn={self.minn}, maxn={self.maxn}" + see("config-value")
+            )
         if int(self.maxn) > 0 and int(self.minn) < 1:
-            raise ValueError(f"minn must be >= 1 when n-grams are on (maxn={self.maxn}), got minn={self.minn}")
+            raise ValueError(
+                f"minn must be >= 1 when n-grams are on (maxn={self.maxn}), got minn={self.minn}" + see("config-value")
+            )
         if int(self.maxn) > 0 and int(self.minn) > int(self.maxn):
             raise ValueError(
                 f"minn ({self.minn}) must be <= maxn ({self.maxn}); set maxn=0 to disable character n-grams"
+                + see("config-value")
             )
         if int(self.maxn) > 0 and int(self.bucket) == 0:
             # fastText itself would divide by zero hashing n-grams into 0 buckets
             raise ValueError(f"bucket=0 leaves nowhere to hash n-grams of length {self.minn}..{self.maxn}; "
-                             "set maxn=0 to disable n-grams, or bucket >= 1 (fastText's default: 2000000)")
+                             "set maxn=0 to disable n-grams, or bucket >= 1 (fastText's default: 2000000)"
+                             + see("config-value"))
         if self.num_subword_ids is None:
             self.num_subword_ids = int(self.vocab_size) - 1  # each real word is only its own row
         if int(self.num_subword_ids) < 0:
-            raise ValueError(f"num_subword_ids must be >= 0, got {self.num_subword_ids}")
+            raise ValueError(f"num_subword_ids must be >= 0, got {self.num_subword_ids}" + see("config-value"))
         if self.facebook_args is None:
             self.facebook_args = {}
         elif not isinstance(self.facebook_args, dict):
-            raise ValueError(f"facebook_args must be a dict, got {type(self.facebook_args).__name__}")
+            raise ValueError(
+                f"facebook_args must be a dict, got {type(self.facebook_args).__name__}" + see("config-value")
+            )
         super().__post_init__(**kwargs)
 
     @property

@@ -35,7 +35,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
-from .configuration_fasttext import FastTextConfig
+from .configuration_fasttext import FastTextConfig, see
 
 FNV_OFFSET_BASIS = 2166136261  # 32-bit FNV-1a, as fastText's Dictionary::hash
 FNV_PRIME = 16777619
@@ -288,9 +288,12 @@ class FastTextPreTrainedModel(PreTrainedModel):
         """Set corpus counts (one per vocabulary id), used for negative sampling and the Huffman tree."""
         counts = torch.as_tensor(counts, dtype=torch.long)
         if counts.shape != (self.config.vocab_size,):
-            raise ValueError(f"word_counts must have shape ({self.config.vocab_size},), got {tuple(counts.shape)}")
+            raise ValueError(
+                f"word_counts must have shape ({self.config.vocab_size},), got {tuple(counts.shape)}"
+                + see("vocabulary-mismatch")
+            )
         if (counts < 0).any():
-            raise ValueError("word_counts must be non-negative")
+            raise ValueError("word_counts must be non-negative" + see("vocabulary-mismatch"))
         self.word_counts.copy_(counts.to(self.word_counts.device))
 
     def set_vocabulary(self, words: list[str], counts=None) -> None:
@@ -308,6 +311,7 @@ class FastTextPreTrainedModel(PreTrainedModel):
             raise ValueError(
                 f"set_vocabulary got {len(words)} words but the config has vocab_size={self.config.vocab_size} "
                 f"(= {num_words} words + [UNK]); build the config with vocab_size=len(words) + 1"
+                + see("vocabulary-mismatch")
             )
         if counts is not None:
             counts = torch.as_tensor(np.asarray(counts, dtype=np.int64))

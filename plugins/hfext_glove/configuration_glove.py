@@ -5,6 +5,13 @@ Self-contained: imports only transformers, so a pushed checkpoint loads with ``t
 
 from transformers import PreTrainedConfig
 
+
+# Copied from hfext.errors.see with {TROUBLESHOOTING}->docs/troubleshooting.md
+def see(section: str) -> str:
+    """`` (see docs/troubleshooting.md#section)``, to end a message with."""
+    return f" (see docs/troubleshooting.md#{section})"
+
+
 VECTOR_COMBINATIONS = ("sum", "word")
 
 
@@ -44,13 +51,16 @@ class GloVeConfig(PreTrainedConfig):
     def __post_init__(self, **kwargs):
         for name in ("vocab_size", "vector_size", "window"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}" + see("config-value"))
         if not float(self.x_max) > 0:
-            raise ValueError(f"x_max must be > 0 (glove.c uses 100), got {self.x_max}")
+            raise ValueError(f"x_max must be > 0 (glove.c uses 100), got {self.x_max}" + see("config-value"))
         if not float(self.alpha) >= 0:
-            raise ValueError(f"alpha must be >= 0 (glove.c uses 0.75), got {self.alpha}")
+            raise ValueError(f"alpha must be >= 0 (glove.c uses 0.75), got {self.alpha}" + see("config-value"))
         if self.vector_combination not in VECTOR_COMBINATIONS:
-            raise ValueError(f"vector_combination must be one of {VECTOR_COMBINATIONS}, got {self.vector_combination!r}")
+            raise ValueError(
+                f"vector_combination must be one of {VECTOR_COMBINATIONS}, got {self.vector_combination!r}"
+                + see("config-value")
+            )
         super().__post_init__(**kwargs)
 
     @property

@@ -23,7 +23,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
-from .configuration_glove import GloVeConfig
+from .configuration_glove import GloVeConfig, see
 
 
 @dataclass
@@ -73,7 +73,10 @@ class GloVeModel(GloVePreTrainedModel):
     def set_word_counts(self, counts) -> None:
         counts = torch.as_tensor(counts, dtype=torch.long)
         if counts.shape != (self.config.vocab_size,):
-            raise ValueError(f"word_counts must have shape ({self.config.vocab_size},), got {tuple(counts.shape)}")
+            raise ValueError(
+                f"word_counts must have shape ({self.config.vocab_size},), got {tuple(counts.shape)}"
+                + see("vocabulary-mismatch")
+            )
         self.word_counts.copy_(counts.to(self.word_counts.device))
 
     def get_word_vectors(self) -> torch.Tensor:
@@ -101,9 +104,14 @@ class GloVeModel(GloVePreTrainedModel):
         loss = None
         if context_ids is not None or cooccurrence is not None:
             if context_ids is None or cooccurrence is None:
-                raise ValueError("the GloVe loss needs both context_ids and cooccurrence (the counts X_ij)")
+                raise ValueError(
+                    "the GloVe loss needs both context_ids and cooccurrence (the counts X_ij)" + see("model-inputs")
+                )
             if (cooccurrence <= 0).any():
-                raise ValueError("cooccurrence counts must be > 0: GloVe fits log X_ij on the non-zero entries only")
+                raise ValueError(
+                    "cooccurrence counts must be > 0: GloVe fits log X_ij on the non-zero entries only"
+                    + see("model-inputs")
+                )
             w = self.word_embeddings(input_ids)
             w_tilde = self.context_embeddings(context_ids)
             # w_i . w~_j + b_i + b~_j - log X_ij

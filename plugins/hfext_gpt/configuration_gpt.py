@@ -7,6 +7,13 @@ from typing import ClassVar
 
 from transformers import PreTrainedConfig
 
+
+# Copied from hfext.errors.see with {TROUBLESHOOTING}->docs/troubleshooting.md
+def see(section: str) -> str:
+    """`` (see docs/troubleshooting.md#section)``, to end a message with."""
+    return f" (see docs/troubleshooting.md#{section})"
+
+
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "relu", "silu")
 
 
@@ -68,32 +75,42 @@ class GPTConfig(PreTrainedConfig):
         for name in ("vocab_size", "n_positions", "n_embd", "n_layer", "n_head"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise ValueError(f"{name} must be a positive integer, got {value!r}" + see("config-value"))
         if self.n_inner is not None and (isinstance(self.n_inner, bool) or not isinstance(self.n_inner, int) or self.n_inner < 1):
-            raise ValueError(f"n_inner must be a positive integer or None (= 4 x n_embd), got {self.n_inner!r}")
+            raise ValueError(
+                f"n_inner must be a positive integer or None (= 4 x n_embd), got {self.n_inner!r}" + see("config-value")
+            )
         if self.n_embd % self.n_head != 0:
             raise ValueError(
                 f"n_embd ({self.n_embd}) is not a multiple of n_head ({self.n_head}); choose n_head that divides "
-                f"n_embd, e.g. {', '.join(str(h) for h in range(1, 17) if self.n_embd % h == 0)}"
+                f"n_embd, e.g. {', '.join(str(h) for h in range(1, 17) if self.n_embd % h == 0)}" + see("config-value")
             )
         for name in ("dropout", "attention_dropout"):
             value = getattr(self, name)
             if not 0.0 <= float(value) < 1.0:
-                raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}")
+                raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}" + see("config-value"))
         if self.activation_function not in ACTIVATIONS:
-            raise ValueError(f"activation_function must be one of {ACTIVATIONS}, got {self.activation_function!r}")
+            raise ValueError(
+                f"activation_function must be one of {ACTIVATIONS}, got {self.activation_function!r}"
+                + see("config-value")
+            )
         if not float(self.layer_norm_epsilon) > 0:
-            raise ValueError(f"layer_norm_epsilon must be > 0, got {self.layer_norm_epsilon!r}")
+            raise ValueError(f"layer_norm_epsilon must be > 0, got {self.layer_norm_epsilon!r}" + see("config-value"))
         if not float(self.initializer_range) > 0:
-            raise ValueError(f"initializer_range must be > 0, got {self.initializer_range!r}")
+            raise ValueError(f"initializer_range must be > 0, got {self.initializer_range!r}" + see("config-value"))
         for name in ("pad_token_id", "bos_token_id"):
             value = getattr(self, name)
             if value is not None and not 0 <= int(value) < self.vocab_size:
-                raise ValueError(f"{name} ({value}) must be a token id in [0, vocab_size={self.vocab_size})")
+                raise ValueError(
+                    f"{name} ({value}) must be a token id in [0, vocab_size={self.vocab_size})" + see("config-value")
+                )
         eos = self.eos_token_id if isinstance(self.eos_token_id, list) else [self.eos_token_id]
         for value in eos:
             if value is not None and not 0 <= int(value) < self.vocab_size:
-                raise ValueError(f"eos_token_id ({value}) must be a token id in [0, vocab_size={self.vocab_size})")
+                raise ValueError(
+                    f"eos_token_id ({value}) must be a token id in [0, vocab_size={self.vocab_size})"
+                    + see("config-value")
+                )
         super().__post_init__(**kwargs)
 
     @property

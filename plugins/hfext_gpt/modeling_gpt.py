@@ -42,7 +42,7 @@ from transformers.modeling_outputs import (
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.pytorch_utils import Conv1D
 
-from .configuration_gpt import GPTConfig
+from .configuration_gpt import GPTConfig, see
 
 
 # Copied from hfext_transformer.modeling_transformer._additive_mask with Transformer->GPT
@@ -135,6 +135,7 @@ def _check_token_ids(input_ids: torch.Tensor, vocab_size: int) -> None:
         raise ValueError(
             f"input_ids holds token ids {bad} outside the vocabulary [0, {vocab_size}); use the tokenizer this model "
             "was trained with, or resize the embeddings with model.resize_token_embeddings(len(tokenizer))"
+            + see("token-ids")
         )
 
 
@@ -243,7 +244,7 @@ class GPTModel(GPTPreTrainedModel):
     ) -> BaseModelOutputWithPast:
         cache = cache if cache is not None else past_key_values
         if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("pass exactly one of input_ids or inputs_embeds")
+            raise ValueError("pass exactly one of input_ids or inputs_embeds" + see("model-inputs"))
         if input_ids is not None:
             _check_token_ids(input_ids, self.config.vocab_size)
             inputs_embeds = self.wte(input_ids)
@@ -251,7 +252,7 @@ class GPTModel(GPTPreTrainedModel):
         if length == 0:
             raise ValueError(
                 "the input is empty (0 tokens); give at least one token, e.g. start generation from the BOS "
-                "token (set config.bos_token_id, or pass input_ids=[[tokenizer.bos_token_id]])"
+                "token (set config.bos_token_id, or pass input_ids=[[tokenizer.bos_token_id]])" + see("model-inputs")
             )
         use_cache = self.config.use_cache if use_cache is None else use_cache
         if self.gradient_checkpointing and self.training:
@@ -266,11 +267,12 @@ class GPTModel(GPTPreTrainedModel):
                 f"the sequence has {past + length} positions (cached {past} + new {length}) but this model's "
                 f"n_positions is {self.config.n_positions}; truncate the input, e.g. tokenizer(..., truncation=True, "
                 f"max_length={self.config.n_positions}), or generate fewer tokens (max_new_tokens)"
+                + see("max-seq-length")
             )
         if attention_mask is not None and attention_mask.shape != (batch_size, past + length):
             raise ValueError(
                 f"attention_mask has shape {tuple(attention_mask.shape)}, expected {(batch_size, past + length)} "
-                "(cached steps + new steps)"
+                "(cached steps + new steps)" + see("model-inputs")
             )
         if position_ids is None:
             if attention_mask is not None:
@@ -364,7 +366,7 @@ class GPTForCausalLM(GPTPreTrainedModel, GenerationMixin):
             shift_labels = F.pad(labels.to(logits.device), (0, 1), value=-100)[:, 1:]
             if shift_labels.shape[1] != logits.shape[1]:
                 raise ValueError(f"labels have {labels.shape[1]} positions but logits_to_keep left {logits.shape[1]}; "
-                                 "pass logits_to_keep=0 when computing the loss")
+                                 "pass logits_to_keep=0 when computing the loss" + see("labels-shape"))
             loss = F.cross_entropy(logits.float().reshape(-1, logits.size(-1)), shift_labels.reshape(-1), ignore_index=-100)
         return CausalLMOutputWithPast(
             loss=loss, logits=logits, cache=outputs.cache,

@@ -7,6 +7,13 @@ from typing import ClassVar
 
 from transformers import PreTrainedConfig
 
+
+# Copied from hfext.errors.see with {TROUBLESHOOTING}->docs/troubleshooting.md
+def see(section: str) -> str:
+    """`` (see docs/troubleshooting.md#section)``, to end a message with."""
+    return f" (see docs/troubleshooting.md#{section})"
+
+
 ACTIVATIONS = ("relu", "gelu", "gelu_new", "silu", "swish", "tanh")
 
 
@@ -76,28 +83,34 @@ class TransformerConfig(PreTrainedConfig):
                      "max_position_embeddings"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+                raise ValueError(f"{name} must be a positive integer, got {value!r}" + see("config-value"))
         if self.d_model % self.num_heads != 0:
             raise ValueError(
                 f"d_model ({self.d_model}) is not a multiple of num_heads ({self.num_heads}); choose num_heads "
                 f"that divides d_model, e.g. {', '.join(str(h) for h in range(1, 17) if self.d_model % h == 0)}"
+                + see("config-value")
             )
         for name in ("dropout", "attention_dropout", "activation_dropout"):
             value = getattr(self, name)
             if not 0.0 <= float(value) < 1.0:
-                raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}")
+                raise ValueError(f"{name} must be a probability in [0, 1), got {value!r}" + see("config-value"))
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}" + see("config-value"))
         if not float(self.init_std) > 0:
-            raise ValueError(f"init_std must be > 0, got {self.init_std!r}")
+            raise ValueError(f"init_std must be > 0, got {self.init_std!r}" + see("config-value"))
         for name in ("pad_token_id", "bos_token_id", "decoder_start_token_id"):
             value = getattr(self, name)
             if value is not None and not 0 <= int(value) < self.vocab_size:
-                raise ValueError(f"{name} ({value}) must be a token id in [0, vocab_size={self.vocab_size})")
+                raise ValueError(
+                    f"{name} ({value}) must be a token id in [0, vocab_size={self.vocab_size})" + see("config-value")
+                )
         eos = self.eos_token_id if isinstance(self.eos_token_id, list) else [self.eos_token_id]
         for value in eos:
             if value is not None and not 0 <= int(value) < self.vocab_size:
-                raise ValueError(f"eos_token_id ({value}) must be a token id in [0, vocab_size={self.vocab_size})")
+                raise ValueError(
+                    f"eos_token_id ({value}) must be a token id in [0, vocab_size={self.vocab_size})"
+                    + see("config-value")
+                )
         super().__post_init__(**kwargs)
 
     @property

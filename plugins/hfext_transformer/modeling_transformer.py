@@ -41,15 +41,21 @@ from transformers.modeling_outputs import (
 )
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-from .configuration_transformer import TransformerConfig
+from .configuration_transformer import TransformerConfig, see
 
 
 def shift_tokens_right(labels: torch.Tensor, pad_token_id: int | None, decoder_start_token_id: int | None) -> torch.Tensor:
     """Teacher forcing: the decoder reads ``<start> y_1 ... y_{n-1}`` and predicts ``y_1 ... y_n``."""
     if decoder_start_token_id is None:
-        raise ValueError("config.decoder_start_token_id is None; set it (usually the <s> / bos id) to train with labels")
+        raise ValueError(
+            "config.decoder_start_token_id is None; set it (usually the <s> / bos id) to train with labels"
+            + see("config-value")
+        )
     if pad_token_id is None:
-        raise ValueError("config.pad_token_id is None; set it so that -100 label positions can be fed to the decoder")
+        raise ValueError(
+            "config.pad_token_id is None; set it so that -100 label positions can be fed to the decoder"
+            + see("config-value")
+        )
     shifted = labels.new_zeros(labels.shape)
     shifted[:, 1:] = labels[:, :-1].clone()
     shifted[:, 0] = decoder_start_token_id
@@ -68,6 +74,7 @@ def _check_token_ids(input_ids: torch.Tensor, vocab_size: int, name: str) -> Non
         raise ValueError(
             f"{name} holds token ids {bad} outside the vocabulary [0, {vocab_size}); use the tokenizer this model "
             "was trained with, or resize the embeddings with model.resize_token_embeddings(len(tokenizer))"
+            + see("token-ids")
         )
 
 
@@ -329,7 +336,7 @@ def _check_length(length: int, config: TransformerConfig, what: str, hint: str) 
     if length > config.max_position_embeddings:
         raise ValueError(
             f"the {what} has {length} positions but this model's max_position_embeddings is "
-            f"{config.max_position_embeddings}; {hint}"
+            f"{config.max_position_embeddings}; {hint}" + see("max-seq-length")
         )
 
 
@@ -362,7 +369,7 @@ class TransformerEncoder(TransformerPreTrainedModel):
         **kwargs,
     ) -> BaseModelOutput:
         if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("pass exactly one of input_ids or inputs_embeds to the encoder")
+            raise ValueError("pass exactly one of input_ids or inputs_embeds to the encoder" + see("model-inputs"))
         if input_ids is not None:
             _check_token_ids(input_ids, self.config.vocab_size, "input_ids")
             inputs_embeds = self.embed_tokens(input_ids)
@@ -377,7 +384,10 @@ class TransformerEncoder(TransformerPreTrainedModel):
         mask = None
         if attention_mask is not None:
             if attention_mask.shape != (batch_size, length):
-                raise ValueError(f"attention_mask has shape {tuple(attention_mask.shape)}, expected {(batch_size, length)}")
+                raise ValueError(
+                    f"attention_mask has shape {tuple(attention_mask.shape)}, expected {(batch_size, length)}"
+                    + see("model-inputs")
+                )
             mask = _additive_mask(attention_mask.bool()[:, None, None, :], hidden_states.dtype)  # (B, 1, 1, S)
 
         all_hidden, all_attentions = [], []
@@ -432,7 +442,9 @@ class TransformerDecoder(TransformerPreTrainedModel):
     ) -> BaseModelOutputWithPastAndCrossAttentions:
         cache = cache if cache is not None else past_key_values
         if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("pass exactly one of decoder_input_ids or decoder_inputs_embeds to the decoder")
+            raise ValueError(
+                "pass exactly one of decoder_input_ids or decoder_inputs_embeds to the decoder" + see("model-inputs")
+            )
         if input_ids is not None:
             _check_token_ids(input_ids, self.config.vocab_size, "decoder_input_ids")
             inputs_embeds = self.embed_tokens(input_ids)
@@ -459,7 +471,7 @@ class TransformerDecoder(TransformerPreTrainedModel):
                 if attention_mask.shape != (batch_size, past + length):
                     raise ValueError(
                         f"decoder_attention_mask has shape {tuple(attention_mask.shape)}, expected "
-                        f"{(batch_size, past + length)} (cached steps + new steps)"
+                        f"{(batch_size, past + length)} (cached steps + new steps)" + see("model-inputs")
                     )
                 allowed = allowed & attention_mask.bool()[:, None, None, :]  # (B, 1, T, past + T)
             self_mask = _additive_mask(allowed, hidden_states.dtype)
@@ -550,7 +562,7 @@ class TransformerModel(TransformerPreTrainedModel):
         if decoder_input_ids is None and decoder_inputs_embeds is None:
             raise ValueError(
                 "pass decoder_input_ids (or labels to TransformerForConditionalGeneration, which shifts them right); "
-                "to translate, use model.generate(input_ids)"
+                "to translate, use model.generate(input_ids)" + see("model-inputs")
             )
         decoder_outputs = self.decoder(
             input_ids=decoder_input_ids, attention_mask=decoder_attention_mask,

@@ -5,6 +5,13 @@ Self-contained: imports only transformers, so a pushed checkpoint loads with ``t
 
 from transformers import PreTrainedConfig
 
+
+# Copied from hfext.errors.see with {TROUBLESHOOTING}->docs/troubleshooting.md
+def see(section: str) -> str:
+    """`` (see docs/troubleshooting.md#section)``, to end a message with."""
+    return f" (see docs/troubleshooting.md#{section})"
+
+
 OBJECTIVES = ("negative_sampling", "hierarchical_softmax", "softmax")
 
 
@@ -46,21 +53,21 @@ class Word2VecConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}" + see("config-value"))
         for name in ("vocab_size", "vector_size", "window"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}" + see("config-value"))
         if int(self.negative) < 0:
-            raise ValueError(f"negative must be >= 0 noise words per pair, got {self.negative}")
+            raise ValueError(f"negative must be >= 0 noise words per pair, got {self.negative}" + see("config-value"))
         if self.objective == "negative_sampling" and int(self.negative) == 0:
             raise ValueError(
                 "objective='negative_sampling' needs negative >= 1; set negative=5 (word2vec's default) "
-                "or choose objective='hierarchical_softmax' or 'softmax'"
+                "or choose objective='hierarchical_softmax' or 'softmax'" + see("config-value")
             )
         if self.objective == "hierarchical_softmax" and int(self.vocab_size) < 2:
-            raise ValueError("hierarchical softmax needs a vocabulary of at least 2 words")
+            raise ValueError("hierarchical softmax needs a vocabulary of at least 2 words" + see("config-value"))
         if float(self.sample) < 0:
-            raise ValueError(f"sample must be >= 0 (0 disables subsampling), got {self.sample}")
+            raise ValueError(f"sample must be >= 0 (0 disables subsampling), got {self.sample}" + see("config-value"))
         super().__post_init__(**kwargs)
 
     @property

@@ -23,7 +23,7 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
-from .configuration_word2vec import CBOWConfig, SkipGramConfig, Word2VecConfig
+from .configuration_word2vec import CBOWConfig, SkipGramConfig, Word2VecConfig, see
 
 
 @dataclass
@@ -112,9 +112,12 @@ class Word2VecPreTrainedModel(PreTrainedModel):
         """Set corpus counts (one per vocabulary id), used for negative sampling and the Huffman tree."""
         counts = torch.as_tensor(counts, dtype=torch.long)
         if counts.shape != (self.config.vocab_size,):
-            raise ValueError(f"word_counts must have shape ({self.config.vocab_size},), got {tuple(counts.shape)}")
+            raise ValueError(
+                f"word_counts must have shape ({self.config.vocab_size},), got {tuple(counts.shape)}"
+                + see("vocabulary-mismatch")
+            )
         if (counts < 0).any():
-            raise ValueError("word_counts must be non-negative")
+            raise ValueError("word_counts must be non-negative" + see("vocabulary-mismatch"))
         self.word_counts.copy_(counts.to(self.word_counts.device))
 
     def _cached(self, name: str, compute):

@@ -21,7 +21,7 @@ array([0., 1., 0.], dtype=float32)
 >>> kv["dog"]
 Traceback (most recent call last):
 ...
-KeyError: "Key 'dog' not present in vocabulary"
+KeyError: "Key 'dog' not present in vocabulary (see docs/troubleshooting.md#unknown-word)"
 
 Cosine similarity queries:
 
@@ -65,6 +65,8 @@ from numbers import Integral
 
 import numpy as np
 
+from .errors import DocumentedError, see
+
 logger = logging.getLogger(__name__)
 
 # What gensim accepts as a key (an int is also tried as a row position).
@@ -75,6 +77,13 @@ _TEXT_VECTOR_BYTES = b"0123456789.-+eEinfaINFA \t\r\n"
 
 # A word longer than this (without a separating space) means the file is not word2vec binary.
 _MAX_WORD_BYTES = 100_000
+
+
+class Word2VecFormatError(DocumentedError, ValueError):
+    """A word2vec/GloVe vectors file that does not parse; the message names the file, the line or entry and
+    what was found there. The section says whether the file is damaged or was read with the wrong options."""
+
+    docs = "vectors-file-damaged"
 
 
 def _ensure_list(value):
@@ -164,19 +173,20 @@ class KeyedVectors:
     def __init__(self, vectors, index_to_key, counts=None):
         vectors = np.asarray(vectors)
         if vectors.ndim != 2:
-            raise ValueError(f"vectors must be a 2-D array (n_keys, vector_size), got shape {vectors.shape}")
+            raise ValueError(f"vectors must be a 2-D array (n_keys, vector_size), got shape {vectors.shape}" + see("vectors-arguments"))
         if not np.issubdtype(vectors.dtype, np.floating):
             vectors = vectors.astype(np.float32)
         index_to_key = list(index_to_key)
         if len(index_to_key) != vectors.shape[0]:
             raise ValueError(
                 f"index_to_key has {len(index_to_key)} keys but vectors has {vectors.shape[0]} rows; "
-                "they must have one key per row"
+                "they must have one key per row" + see("vectors-arguments")
             )
         key_to_index = {}
         for i, key in enumerate(index_to_key):
             if key in key_to_index:
-                raise ValueError(f"duplicate key {key!r} at positions {key_to_index[key]} and {i} of index_to_key")
+                raise ValueError(f"duplicate key {key!r} at positions {key_to_index[key]} and {i} of index_to_key"
+                                 + see("vectors-arguments"))
             key_to_index[key] = i
         self.index_to_key = index_to_key
         self.key_to_index = key_to_index
@@ -191,9 +201,9 @@ class KeyedVectors:
             return None
         counts = np.asarray(counts)
         if counts.shape != (n,):
-            raise ValueError(f"counts must have shape ({n},), one count per key; got shape {counts.shape}")
+            raise ValueError(f"counts must have shape ({n},), one count per key; got shape {counts.shape}" + see("vectors-arguments"))
         if not np.issubdtype(counts.dtype, np.integer):
-            raise ValueError(f"counts must be integers, got dtype {counts.dtype}")
+            raise ValueError(f"counts must be integers, got dtype {counts.dtype}" + see("vectors-arguments"))
         return counts.astype(np.int64)
 
     # ------------------------------------------------------------------ basics
@@ -212,7 +222,7 @@ class KeyedVectors:
         if value.ndim != 2 or value.shape[0] != len(self.index_to_key):
             raise ValueError(
                 f"vectors must have shape ({len(self.index_to_key)}, vector_size) to match index_to_key, "
-                f"got {value.shape}"
+                f"got {value.shape}" + see("vectors-arguments")
             )
         self._vectors = value
         self._clear_norms()
@@ -253,7 +263,7 @@ class KeyedVectors:
             return int(key)
         if default is not None:
             return default
-        raise KeyError(f"Key '{key}' not present in vocabulary")
+        raise KeyError(f"Key '{key}' not present in vocabulary" + see("unknown-word"))
 
     def has_index_for(self, key):
         return self.get_index(key, -1) >= 0
@@ -278,6 +288,7 @@ class KeyedVectors:
         if weights.shape != (len(keys), self.vector_size):
             raise ValueError(
                 f"weights must have shape ({len(keys)}, {self.vector_size}) for {len(keys)} keys, got {weights.shape}"
+                + see("vectors-arguments")
             )
         new_rows, replaced = [], {}
         for key, row in zip(keys, weights):
@@ -308,7 +319,7 @@ class KeyedVectors:
     def sort_by_descending_frequency(self):
         """Reorder rows by descending `counts` (stable), as gensim does."""
         if self.counts is None:
-            raise ValueError("cannot sort by frequency: this KeyedVectors has no counts")
+            raise ValueError("cannot sort by frequency: this KeyedVectors has no counts" + see("vectors-arguments"))
         order = np.argsort(-self.counts, kind="stable")
         self.index_to_key = [self.index_to_key[i] for i in order]
         self.key_to_index = {key: i for i, key in enumerate(self.index_to_key)}
@@ -344,13 +355,13 @@ class KeyedVectors:
     def get_mean_vector(self, keys, weights=None, pre_normalize=True, post_normalize=False, ignore_missing=True):
         """Weighted mean of key vectors (or raw vectors), computed exactly like gensim's."""
         if len(keys) == 0:
-            raise ValueError("cannot compute mean with no input")
+            raise ValueError("cannot compute mean with no input" + see("vectors-arguments"))
         if isinstance(weights, list):
             weights = np.array(weights, dtype=self._vectors.dtype)
         if weights is None:
             weights = np.ones(len(keys), dtype=self._vectors.dtype)
         if len(keys) != weights.shape[0]:
-            raise ValueError("keys and weights array must have same number of elements")
+            raise ValueError("keys and weights array must have same number of elements" + see("vectors-arguments"))
 
         mean = np.zeros(self.vector_size, self._vectors.dtype)
         total_weight = 0
@@ -362,7 +373,7 @@ class KeyedVectors:
                 mean += weight * self.get_vector(key, norm=pre_normalize)
                 total_weight += abs(weight)
             elif not ignore_missing:
-                raise KeyError(f"Key '{key}' not present in vocabulary")
+                raise KeyError(f"Key '{key}' not present in vocabulary" + see("unknown-word"))
         if total_weight > 0:
             mean = mean / total_weight
         if post_normalize:
@@ -427,7 +438,7 @@ class KeyedVectors:
             return []
         positive, negative = _ensure_list(positive), _ensure_list(negative)
         if not positive:
-            raise ValueError("cannot compute similarity with no input")
+            raise ValueError("cannot compute similarity with no input" + see("vectors-arguments"))
         self.fill_norms()
         all_words = {self.get_index(w) for w in positive + negative if isinstance(w, _KEY_TYPES) and self.has_index_for(w)}
 
@@ -454,7 +465,7 @@ class KeyedVectors:
                 "vectors for words %s are not present in the model, ignoring these words", set(words) - set(used_words)
             )
         if not used_words:
-            raise ValueError("cannot select a word from an empty list")
+            raise ValueError("cannot select a word from an empty list" + see("unknown-word"))
         vectors = np.vstack([self.get_vector(word, norm=use_norm) for word in used_words]).astype(np.float32)
         mean = self.get_mean_vector(vectors, post_normalize=True)
         dists = vectors @ mean
@@ -496,7 +507,7 @@ class KeyedVectors:
     def n_similarity(self, ws1, ws2):
         """Cosine similarity between the means of two key sets."""
         if not (len(ws1) and len(ws2)):
-            raise ZeroDivisionError("At least one of the passed list is empty.")
+            raise ZeroDivisionError("At least one of the passed list is empty." + see("vectors-arguments"))
         mean1 = self.get_mean_vector(ws1, pre_normalize=False)
         mean2 = self.get_mean_vector(ws2, pre_normalize=False)
         return np.dot(_unitvec(mean1), _unitvec(mean2))
@@ -594,7 +605,7 @@ class KeyedVectors:
                     parsed.append((line.lstrip(": ").strip(), entries))
                     continue
                 if entries is None:
-                    raise ValueError(f"Missing section header before line #{line_no} in {analogies}")
+                    raise ValueError(f"Missing section header before line #{line_no} in {analogies}" + see("evaluation-files"))
                 words = [w.upper() for w in line.split()] if case_insensitive else line.split()
                 if len(words) != 4:
                     logger.info("Skipping invalid line #%i in %s", line_no, analogies)
@@ -682,7 +693,7 @@ class KeyedVectors:
         if not similarity_gold:
             raise ValueError(
                 f"No valid similarity judgements found in {pairs}: either invalid format or "
-                f"all are out-of-vocabulary in {self}"
+                f"all are out-of-vocabulary in {self}" + see("evaluation-files")
             )
         spearman = stats.spearmanr(similarity_gold, similarity_model)
         pearson = stats.pearsonr(similarity_gold, similarity_model)
@@ -709,7 +720,7 @@ class KeyedVectors:
         if self.counts is not None:
             order = np.argsort(-self.counts, kind="stable")
         elif fvocab is not None:
-            raise ValueError("Cannot store vocabulary with 'count' because that attribute does not exist")
+            raise ValueError("Cannot store vocabulary with 'count' because that attribute does not exist" + see("vectors-arguments"))
         else:
             order = range(len(self.index_to_key))
         if fvocab is not None:
@@ -755,7 +766,7 @@ class KeyedVectors:
         with open(fname, "rb") as fin:
             if no_header:
                 if binary:
-                    raise ValueError("no_header=True only works for text files; pass binary=False")
+                    raise ValueError("no_header=True only works for text files; pass binary=False" + see("vectors-file-format"))
                 vocab_size, vector_size = _count_text_vectors(fin, fname, limit, encoding, unicode_errors)
                 fin.seek(0)
                 first_line_no, check_trailing = 1, False  # the counting pass defined the size
@@ -801,11 +812,11 @@ class KeyedVectors:
 
         path = os.fspath(path)
         if not os.path.exists(path):
-            raise FileNotFoundError(f"No such file: '{path}'")
+            raise FileNotFoundError(f"No such file: '{path}'" + see("vectors-file-format"))
         with safe_open(path, framework="np") as f:
             metadata = f.metadata() or {}
             if metadata.get("format") != "hfext.KeyedVectors" or "vectors" not in f.keys():
-                raise ValueError(f"{path} is not a file written by KeyedVectors.save()")
+                raise ValueError(f"{path} is not a file written by KeyedVectors.save()" + see("vectors-file-format"))
             vectors = f.get_tensor("vectors")
             counts = f.get_tensor("counts") if "counts" in f.keys() else None
         return cls(vectors, json.loads(metadata["index_to_key"]), counts=counts)
@@ -860,10 +871,10 @@ def safetensors_layout(path):
     with open(path, "rb") as fin:
         raw = fin.read(8)
         if len(raw) != 8:
-            raise ValueError(f"{path} is not a safetensors file (shorter than its 8-byte header length)")
+            raise ValueError(f"{path} is not a safetensors file (shorter than its 8-byte header length)" + see("corrupt-weights"))
         size = int.from_bytes(raw, "little")
         if size > os.fstat(fin.fileno()).st_size - 8:
-            raise ValueError(f"{path} is not a safetensors file (header length {size} exceeds the file)")
+            raise ValueError(f"{path} is not a safetensors file (header length {size} exceeds the file)" + see("corrupt-weights"))
         header = json.loads(fin.read(size))
     return 8 + size, header
 
@@ -872,11 +883,12 @@ def safetensors_memmap(path, name, layout=None):
     """Tensor `name` of a safetensors file as a read-only ``np.memmap``: nothing is read until it is used."""
     data_start, header = layout or safetensors_layout(path)
     if name not in header:
-        raise KeyError(f"{path} has no tensor '{name}' (it has: {', '.join(k for k in header if k != '__metadata__')})")
+        raise KeyError(f"{path} has no tensor '{name}' (it has: {', '.join(k for k in header if k != '__metadata__')})"
+                       + see("fasttext-model-folder"))
     entry = header[name]
     if entry["dtype"] not in _SAFETENSORS_DTYPES:
         raise ValueError(f"tensor '{name}' of {path} has dtype {entry['dtype']}, which numpy cannot map; "
-                         "save the model in float32")
+                         "save the model in float32" + see("fasttext-model-folder"))
     begin, end = entry["data_offsets"]
     shape = tuple(entry["shape"])
     if end == begin:
@@ -907,7 +919,8 @@ def tensor_row_reader(path, name, layout=None):
     data_start, header = layout or safetensors_layout(path)
     entry = header[name]
     if entry["dtype"] != "F32" or len(entry["shape"]) != 2:
-        raise ValueError(f"tensor '{name}' of {path} must be a 2-D float32 matrix, got {entry['dtype']} {entry['shape']}")
+        raise ValueError(f"tensor '{name}' of {path} must be a 2-D float32 matrix, got {entry['dtype']} {entry['shape']}"
+                         + see("fasttext-model-folder"))
     rows, dim = entry["shape"]
     base = data_start + entry["data_offsets"][0]
     path = os.fspath(path)
@@ -994,7 +1007,7 @@ class FastTextKeyedVectors(KeyedVectors):
         vectors_ngrams = np.asarray(vectors_ngrams) if not isinstance(vectors_ngrams, np.memmap) else vectors_ngrams
         if vectors_ngrams.ndim != 2 or (vectors_ngrams.shape[0] and vectors_ngrams.shape[1] != self.vector_size):
             raise ValueError(
-                f"vectors_ngrams must have shape (bucket, {self.vector_size}), got {vectors_ngrams.shape}"
+                f"vectors_ngrams must have shape (bucket, {self.vector_size}), got {vectors_ngrams.shape}" + see("vectors-arguments")
             )
         self.vectors_ngrams = vectors_ngrams
         self.min_n, self.max_n = int(min_n), int(max_n)
@@ -1037,7 +1050,8 @@ class FastTextKeyedVectors(KeyedVectors):
         if self.has_index_for(key) or not isinstance(key, str):
             return super().get_vector(key, norm=norm)
         if not self._has_ngrams:
-            raise KeyError(f"Key '{key}' not present in vocabulary, and this model has no n-grams to build it from")
+            raise KeyError(f"Key '{key}' not present in vocabulary, and this model has no n-grams to build it from"
+                           + see("unknown-word"))
         buckets = self.ngram_buckets(key)
         vector = np.zeros(self.vector_size, dtype=np.float32)
         if not buckets:
@@ -1057,7 +1071,7 @@ class FastTextKeyedVectors(KeyedVectors):
         missing = [i for i in range(num_words) if i not in id_to_word]
         if missing:
             raise ValueError(f"the tokenizer has no word for ids {missing[:5]} of the model's {num_words} words; "
-                             "save the tokenizer that was built with the model's vocabulary")
+                             "save the tokenizer that was built with the model's vocabulary" + see("fasttext-model-folder"))
         import torch
 
         with torch.no_grad():
@@ -1081,11 +1095,11 @@ class FastTextKeyedVectors(KeyedVectors):
             config = json.load(fin)
         if config.get("model_type") != "hfext-fasttext":
             raise ValueError(f"{path} holds a '{config.get('model_type')}' model, not an hfext-fasttext one; "
-                             "use KeyedVectors.from_pretrained for other word-vector models")
+                             "use KeyedVectors.from_pretrained for other word-vector models" + see("fasttext-model-folder"))
         weights = os.path.join(path, "model.safetensors")
         if not os.path.isfile(weights):
             raise FileNotFoundError(f"{path} has no model.safetensors (sharded checkpoints are not memory-mapped); "
-                                    "save the model with save_pretrained(..., max_shard_size='1000GB')")
+                                    "save the model with save_pretrained(..., max_shard_size='1000GB')" + see("fasttext-model-folder"))
         vocab_size, bucket = int(config["vocab_size"]), int(config["bucket"])
         num_words = vocab_size - 1
         with open(os.path.join(path, "tokenizer.json"), encoding="utf8") as fin:
@@ -1095,7 +1109,7 @@ class FastTextKeyedVectors(KeyedVectors):
             if index < num_words:
                 index_to_key[index] = word
         if any(word is None for word in index_to_key):
-            raise ValueError(f"{path}/tokenizer.json does not name all {num_words} words of the model")
+            raise ValueError(f"{path}/tokenizer.json does not name all {num_words} words of the model" + see("fasttext-model-folder"))
         layout = safetensors_layout(weights)
         prefix = "" if "input_embeddings.weight" in layout[1] else "fasttext."
         input_rows = safetensors_memmap(weights, prefix + "input_embeddings.weight", layout)
@@ -1151,30 +1165,33 @@ def _read_header(fin, fname, encoding):
             hint = "If this is a GloVe-style text file without a header, pass no_header=True."
         else:
             hint = "Is this a word2vec-format file?"
-        raise ValueError(f"{fname}, line 1: expected a header '<count> <dimensions>', got {raw[:40]!r}. {hint}")
+        raise Word2VecFormatError(f"{fname}, line 1: expected a header '<count> <dimensions>', got {raw[:40]!r}. {hint}",
+                                  docs="vectors-file-format")
     return vocab_size, vector_size
 
 
 def _parse_text_line(raw, fname, line_no, vector_size, datatype, encoding, unicode_errors):
     """Split one text entry (``word v1 v2 ...``, single spaces, as gensim) into (word, vector)."""
     binary_hint = " This looks like a binary file; try binary=True." if _looks_binary(raw) else ""
+    wrong_reader = "vectors-file-format" if binary_hint else None  # else the file itself is wrong
     try:
         parts = raw.rstrip().decode(encoding, errors=unicode_errors).split(" ")
     except UnicodeDecodeError as err:
         hint = binary_hint or " If the words use another encoding pass encoding=..., or unicode_errors='replace'."
-        raise ValueError(f"{fname}, line {line_no}: cannot decode as {encoding} ({err.reason}).{hint}") from None
+        raise Word2VecFormatError(f"{fname}, line {line_no}: cannot decode as {encoding} ({err.reason}).{hint}",
+                                  docs="vectors-file-format") from None
     word, values = parts[0], parts[1:]
     if vector_size is not None and len(values) != vector_size:
         hint = binary_hint or " Is the header (or, without a header, the first line) right?"
-        raise ValueError(
+        raise Word2VecFormatError(
             f"{fname}, line {line_no}: expected {vector_size} values after the word {word[:50]!r}, "
-            f"found {len(values)}.{hint}"
+            f"found {len(values)}.{hint}", docs=wrong_reader
         )
     try:
         vector = np.array(values, dtype=datatype)  # numpy parses via float64, exactly like gensim
     except ValueError as err:
-        raise ValueError(
-            f"{fname}, line {line_no}: non-numeric value for word {word[:50]!r}: {err}.{binary_hint}"
+        raise Word2VecFormatError(
+            f"{fname}, line {line_no}: non-numeric value for word {word[:50]!r}: {err}.{binary_hint}", docs=wrong_reader
         ) from None
     return word, vector
 
@@ -1191,10 +1208,10 @@ def _count_text_vectors(fin, fname, limit, encoding, unicode_errors):
             _, vector = _parse_text_line(raw, fname, line_no, None, np.float64, encoding, unicode_errors)
             vector_size = len(vector)
             if vector_size == 0:
-                raise ValueError(f"{fname}, line {line_no}: no vector values after the word")
+                raise Word2VecFormatError(f"{fname}, line {line_no}: no vector values after the word")
         vocab_size += 1
     if vector_size is None:
-        raise ValueError(f"{fname}: no vectors found (empty file)")
+        raise Word2VecFormatError(f"{fname}: no vectors found (empty file)")
     return vocab_size, vector_size
 
 
@@ -1230,7 +1247,7 @@ def _read_text(fin, fname, shape, datatype, encoding, unicode_errors, check_trai
             continue  # tolerate blank lines (e.g. a trailing one)
         if entries == vocab_size:
             if check_trailing:
-                raise ValueError(
+                raise Word2VecFormatError(
                     f"{fname}, line {line_no}: the header declares {vocab_size} vectors but the file has more; "
                     "fix the header count (or pass limit=...)."
                 )
@@ -1238,7 +1255,7 @@ def _read_text(fin, fname, shape, datatype, encoding, unicode_errors, check_trai
         collector.add(*_parse_text_line(raw, fname, line_no, vector_size, datatype, encoding, unicode_errors))
         entries += 1
     if entries < vocab_size:
-        raise ValueError(
+        raise Word2VecFormatError(
             f"{fname}: unexpected end of file after line {line_no}: found {entries} of the {vocab_size} vectors "
             "declared in the header; the file is truncated or the header count is wrong."
         )
@@ -1256,12 +1273,13 @@ def _read_binary(fin, fname, shape, datatype, encoding, unicode_errors, check_tr
         i_space = buf.find(b" ", start)
         if i_space == -1 or len(buf) - (i_space + 1) < bytes_per_vector:
             if i_space == -1 and len(buf) - start > _MAX_WORD_BYTES:
-                raise ValueError(
+                raise Word2VecFormatError(
                     f"{fname}, entry {entry + 1}: no space-terminated word within {_MAX_WORD_BYTES} bytes; "
-                    "this is not a word2vec binary file."
+                    "this is not a word2vec binary file.",
+                    docs="vectors-file-format",
                 )
             if eof:
-                raise ValueError(
+                raise Word2VecFormatError(
                     f"{fname}, entry {entry + 1}: unexpected end of file after {entry} of the {vocab_size} vectors "
                     "declared in the header; the file is truncated or the header count is wrong "
                     "(or it is a text file: try binary=False)."
@@ -1272,16 +1290,18 @@ def _read_binary(fin, fname, shape, datatype, encoding, unicode_errors, check_tr
             continue
         raw_vector = buf[i_space + 1 : i_space + 1 + bytes_per_vector]
         if entry == 0 and not raw_vector.translate(None, _TEXT_VECTOR_BYTES):
-            raise ValueError(
-                f"{fname}, entry 1: the vector bytes are plain text; this looks like a text file, try binary=False."
+            raise Word2VecFormatError(
+                f"{fname}, entry 1: the vector bytes are plain text; this looks like a text file, try binary=False.",
+                docs="vectors-file-format",
             )
         try:
             # word2vec.c ends each vector with "\n", gensim does not: accept both
             word = buf[start:i_space].decode(encoding, errors=unicode_errors).lstrip("\n")
         except UnicodeDecodeError as err:
-            raise ValueError(
+            raise Word2VecFormatError(
                 f"{fname}, entry {entry + 1}: cannot decode word as {encoding} ({err.reason}); "
-                "pass encoding=... or unicode_errors='ignore' (word2vec.c may cut multi-byte characters)."
+                "pass encoding=... or unicode_errors='ignore' (word2vec.c may cut multi-byte characters).",
+                docs="vectors-file-format",
             ) from None
         collector.add(word, np.frombuffer(buf, dtype="<f4", count=vector_size, offset=i_space + 1))
         start = i_space + 1 + bytes_per_vector
@@ -1289,7 +1309,7 @@ def _read_binary(fin, fname, shape, datatype, encoding, unicode_errors, check_tr
     if check_trailing:
         rest = buf[start:] + fin.read(1 << 16)
         if rest.strip():
-            raise ValueError(
+            raise Word2VecFormatError(
                 f"{fname}: data after the {vocab_size} vectors declared in the header; "
                 "the header count is wrong, or the vector size is (or this is a text file: try binary=False)."
             )

@@ -105,13 +105,15 @@ def test_cli_and_bad_sources(tmp_path, capsys):
     assert main(["convert", "hf-bert", str(tmp_path / "hf"), str(tmp_path / "ours")]) == 0
     assert "BertForMaskedLM" in capsys.readouterr().out
     assert json.loads((tmp_path / "ours" / "config.json").read_text())["model_type"] == "hfext-bert"
-    with pytest.raises(FileExistsError, match="not empty; pass overwrite=True"):
+    with pytest.raises(FileExistsError, match="not empty; pass overwrite=True") as err:
         convert_hf_bert(tmp_path / "hf", tmp_path / "ours")
+    assert str(err.value).endswith("(see docs/troubleshooting.md#output-file)")
     # A non-BERT checkpoint.
     gpt2 = transformers.GPT2LMHeadModel(transformers.GPT2Config(n_embd=16, n_layer=1, n_head=2, vocab_size=20, n_positions=8))
     gpt2.save_pretrained(tmp_path / "gpt2")
-    with pytest.raises(BertCheckpointError, match=r"is a 'gpt2' checkpoint, not a transformers BERT one"):
+    with pytest.raises(BertCheckpointError, match=r"is a 'gpt2' checkpoint, not a transformers BERT one") as err:
         convert_hf_bert(tmp_path / "gpt2", tmp_path / "x")
+    assert str(err.value).endswith("(see docs/troubleshooting.md#convert-bert)")
     assert main(["convert", "hf-bert", str(tmp_path / "gpt2"), str(tmp_path / "y")]) != 0
     assert "'gpt2' checkpoint" in capsys.readouterr().err
     # Already converted, and a head this converter does not take.

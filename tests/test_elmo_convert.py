@@ -192,8 +192,9 @@ def _with(section, key, value):
 )
 def test_options_that_do_not_match_the_weights_fail_clearly(tmp_path, options, message):
     options_path, weights_path = write_files(tmp_path, options=options)
-    with pytest.raises(AllenNLPElmoFormatError, match=message):
+    with pytest.raises(AllenNLPElmoFormatError, match=message) as err:
         convert_allennlp_elmo(options_path, weights_path, tmp_path / "elmo")
+    assert str(err.value).endswith("(see docs/troubleshooting.md#convert-elmo)")
     assert not (tmp_path / "elmo" / "model.safetensors").exists()
 
 
@@ -207,9 +208,12 @@ def test_files_that_are_not_elmo_fail_clearly(tmp_path, capsys):
     bad_json.write_text("{lstm")
     with pytest.raises(AllenNLPElmoFormatError, match="not a JSON options file"):
         convert_allennlp_elmo(bad_json, weights_path, tmp_path / "b")
-    with pytest.raises(FileNotFoundError, match="no ELMo weight file"):
+    with pytest.raises(FileNotFoundError, match="no ELMo weight file") as err:
         convert_allennlp_elmo(options_path, tmp_path / "missing.hdf5", tmp_path / "c")
+    assert str(err.value).endswith("(see docs/troubleshooting.md#convert-elmo)")
     one_layer = tmp_path / "one_layer.json"
     one_layer.write_text(json.dumps(_with("lstm", "n_layers", 1)))
     code = cli_main(["convert", "allennlp-elmo", str(one_layer), str(weights_path), str(tmp_path / "e")])
-    assert code == 2 and "lstm.n_layers = 1" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 2 and "lstm.n_layers = 1" in err
+    assert err.rstrip().endswith("(see docs/troubleshooting.md#convert-elmo)")  # the CLI keeps the converter's section

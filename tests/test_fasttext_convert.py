@@ -126,8 +126,9 @@ def test_export_a_model_built_in_hfext_reads_in_gensim(tmp_path):
     for index, word in enumerate(words):
         np.testing.assert_allclose(gensim_kv[word], model.get_word_vector(word, index).numpy(), atol=1e-6)
     np.testing.assert_allclose(gensim_kv["catz"], model.get_word_vector("catz").numpy(), atol=1e-6)
-    with pytest.raises(ValueError, match="needs the model's tokenizer"):
+    with pytest.raises(ValueError, match="needs the model's tokenizer") as err:
         save_fasttext_bin(model, tmp_path / "x.bin")
+    assert str(err.value).endswith("(see docs/troubleshooting.md#fasttext-model-folder)")
 
 
 # ---------------------------------------------------------------------- bad input
@@ -178,17 +179,20 @@ def test_quantized(gensim_data, tmp_path):
 
 
 def test_supervised(gensim_data):
-    with pytest.raises(FastTextFormatError, match="is a supervised fastText model.*only unsupervised"):
+    with pytest.raises(FastTextFormatError, match="is a supervised fastText model.*only unsupervised") as err:
         read_fasttext_bin_info(gensim_data / "pang_lee_polarity_fasttext.bin")
+    assert str(err.value).endswith("(see docs/troubleshooting.md#convert-fasttext-bin)")
 
 
 def test_missing_file_and_existing_destination(gensim_data, tmp_path):
-    with pytest.raises(FileNotFoundError, match="fastText model '.*nope.bin' does not exist"):
+    with pytest.raises(FileNotFoundError, match="fastText model '.*nope.bin' does not exist") as err:
         convert_fasttext_bin(tmp_path / "nope.bin", tmp_path / "out")
+    assert str(err.value).endswith("(see docs/troubleshooting.md#convert-fasttext-bin)")
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "keep.txt").write_text("x")
-    with pytest.raises(FileExistsError, match="already exists and is not empty.*overwrite=True"):
+    with pytest.raises(FileExistsError, match="already exists and is not empty.*overwrite=True") as err:
         convert_fasttext_bin(gensim_data / "toy-model.bin", tmp_path / "busy")
+    assert str(err.value).endswith("(see docs/troubleshooting.md#output-file)")
     convert_fasttext_bin(gensim_data / "toy-model.bin", tmp_path / "busy", overwrite=True)
     assert not (tmp_path / "busy" / "keep.txt").exists() and (tmp_path / "busy" / "model.safetensors").is_file()
 

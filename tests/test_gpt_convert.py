@@ -76,12 +76,14 @@ def test_cli_converts_and_refuses_a_checkpoint_that_is_not_gpt2(gpt2_dir, tmp_pa
     bert = tmp_path / "bert"
     BertModel(BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                          intermediate_size=32)).save_pretrained(bert)
-    with pytest.raises(GPT2FormatError, match="'bert' checkpoint, not GPT-2"):
+    with pytest.raises(GPT2FormatError, match="'bert' checkpoint, not GPT-2") as err:
         convert_hf_gpt2(bert, tmp_path / "out")
+    assert str(err.value).endswith("(see docs/troubleshooting.md#convert-gpt2)")
     assert main(["convert", "hf-gpt2", str(bert), str(tmp_path / "out2")]) == 2
     assert "not GPT-2" in capsys.readouterr().err
-    with pytest.raises(FileNotFoundError, match="no config.json"):
+    with pytest.raises(FileNotFoundError, match="no config.json") as err:
         convert_hf_gpt2(tmp_path / "empty", tmp_path / "out3")
+    assert str(err.value).endswith("(see docs/troubleshooting.md#convert-gpt2)")
     unsupported = json.loads((src / "config.json").read_text())
     unsupported["scale_attn_by_inverse_layer_idx"] = True
     (tmp_path / "odd").mkdir()

@@ -98,8 +98,9 @@ def test_construction_and_lookup():
     ],
 )
 def test_construction_errors(vectors, keys, counts, message):
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with pytest.raises(ValueError, match=re.escape(message)) as err:
         KeyedVectors(vectors, keys, counts=counts)
+    assert str(err.value).endswith("(see docs/troubleshooting.md#vectors-arguments)")
 
 
 def test_unknown_key_error_names_the_key(trained):
@@ -111,8 +112,9 @@ def test_unknown_key_error_names_the_key(trained):
         lambda: kv.similarity("the", "no_such_wordzz"),
         lambda: kv.most_similar_cosmul(["the"], ["no_such_wordzz"]),
     ):
-        with pytest.raises(KeyError, match="Key 'no_such_wordzz' not present in vocabulary"):
+        with pytest.raises(KeyError, match="Key 'no_such_wordzz' not present in vocabulary") as err:
             call()
+        assert err.value.args[0].endswith("(see docs/troubleshooting.md#unknown-word)")
 
 
 def test_vectors_setter_and_add_vectors_invalidate_norms():
@@ -264,8 +266,13 @@ def test_evaluate_word_analogies_needs_section_header(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("a b c d\n")
     kv = KeyedVectors(np.eye(4, dtype=np.float32), list("abcd"))
-    with pytest.raises(ValueError, match="Missing section header"):
+    with pytest.raises(ValueError, match="Missing section header") as err:
         kv.evaluate_word_analogies(str(bad))
+    assert str(err.value).endswith("(see docs/troubleshooting.md#evaluation-files)")
+    bad.write_text("a b 0.5\n")  # space-separated pairs read with the default tab delimiter: no valid line
+    with pytest.raises(ValueError, match="No valid similarity judgements") as err:
+        kv.evaluate_word_pairs(str(bad))
+    assert str(err.value).endswith("(see docs/troubleshooting.md#evaluation-files)")
 
 
 @pytest.mark.parametrize("pairs", ["wordsim353.tsv", "simlex999.txt"])
@@ -425,33 +432,38 @@ def test_text_read_as_binary_and_binary_read_as_text(trained, tmp_path):
     text, binary = tmp_path / "v.txt", tmp_path / "v.bin"
     kv.save_word2vec_format(str(text))
     kv.save_word2vec_format(str(binary), binary=True)
-    with pytest.raises(ValueError, match=r"v\.txt.*try binary=False"):
+    with pytest.raises(ValueError, match=r"v\.txt.*try binary=False") as as_binary:
         KeyedVectors.load_word2vec_format(str(text), binary=True)
-    with pytest.raises(ValueError, match=r"v\.bin, line 2.*try binary=True"):
+    with pytest.raises(ValueError, match=r"v\.bin, line 2.*try binary=True") as as_text:
         KeyedVectors.load_word2vec_format(str(binary))
+    for err in (as_binary, as_text):  # the wrong reader, not a damaged file
+        assert isinstance(err.value, hfext.vectors.Word2VecFormatError)
+        assert str(err.value).endswith("(see docs/troubleshooting.md#vectors-file-format)")
 
 
 @pytest.mark.parametrize(
-    "content, kwargs, message",
+    "content, kwargs, message, section",
     [
-        ("3 2\na 1 2\nb 3 4\n", {}, "found 2 of the 3 vectors declared in the header"),
-        ("2 3\na 1 2 3\nb 3 4\n", {}, "line 3: expected 3 values after the word 'b', found 2"),
-        ("2 2\na 1 2\nb 3 x\n", {}, "line 3: non-numeric value for word 'b'"),
-        ("1 2\na 1 2\nb 3 4\n", {}, "line 3: the header declares 1 vectors but the file has more"),
-        ("the 0.1 0.2\nof 0.3 0.4\n", {}, "line 1: expected a header '<count> <dimensions>'"),
-        ("the 0.1 0.2\nof 0.3 0.4\n", {}, "no_header=True"),
-        ("a 1 2\nb 3 4 5\n", dict(no_header=True), "line 2: expected 2 values after the word 'b', found 3"),
-        ("", dict(no_header=True), "no vectors found"),
-        ("2 2\na 1 2\n", dict(binary=True), "unexpected end of file"),
-        ("2 2\n", dict(binary=True, no_header=True), "only works for text files"),
+        ("3 2\na 1 2\nb 3 4\n", {}, "found 2 of the 3 vectors declared in the header", "damaged"),
+        ("2 3\na 1 2 3\nb 3 4\n", {}, "line 3: expected 3 values after the word 'b', found 2", "damaged"),
+        ("2 2\na 1 2\nb 3 x\n", {}, "line 3: non-numeric value for word 'b'", "damaged"),
+        ("1 2\na 1 2\nb 3 4\n", {}, "line 3: the header declares 1 vectors but the file has more", "damaged"),
+        ("the 0.1 0.2\nof 0.3 0.4\n", {}, "line 1: expected a header '<count> <dimensions>'", "format"),
+        ("the 0.1 0.2\nof 0.3 0.4\n", {}, "no_header=True", "format"),
+        ("a 1 2\nb 3 4 5\n", dict(no_header=True), "line 2: expected 2 values after the word 'b', found 3", "damaged"),
+        ("", dict(no_header=True), "no vectors found", "damaged"),
+        ("2 2\na 1 2\n", dict(binary=True), "unexpected end of file", "damaged"),
+        ("2 2\n", dict(binary=True, no_header=True), "only works for text files", "format"),
     ],
 )
-def test_malformed_files(tmp_path, content, kwargs, message):
+def test_malformed_files(tmp_path, content, kwargs, message, section):
     path = tmp_path / "bad.vec"
     path.write_text(content)
     with pytest.raises(ValueError, match=re.escape(message)) as err:
         KeyedVectors.load_word2vec_format(str(path), **kwargs)
     assert "bad.vec" in str(err.value) or "only works" in message
+    # damaged: truncated or miscounted; format: read with the wrong options
+    assert str(err.value).endswith(f"(see docs/troubleshooting.md#vectors-file-{section})")
 
 
 def test_limit_ignores_extra_lines(tmp_path):

@@ -30,11 +30,15 @@ import os
 import numpy as np
 import torch
 
+from ..errors import DocumentedError, see
+
 logger = logging.getLogger(__name__)
 
 
-class AllenNLPElmoFormatError(ValueError):
+class AllenNLPElmoFormatError(DocumentedError, ValueError):
     """The options file and the weight file do not describe one ELMo model; the message says what differs."""
+
+    docs = "convert-elmo"
 
 
 def _require(options: dict, path: str, source: str):
@@ -96,7 +100,7 @@ def load_allennlp_elmo(options_file: str | os.PathLike, weight_file: str | os.Pa
     try:
         import h5py
     except ImportError:  # pragma: no cover - h5py is a dev extra
-        raise ImportError("reading ELMo .hdf5 weights needs h5py: pip install h5py") from None
+        raise ImportError("reading ELMo .hdf5 weights needs h5py: pip install h5py" + see("convert-elmo")) from None
     from hfext_elmo import ElmoConfig
     from transformers import AutoModel
 
@@ -105,7 +109,7 @@ def load_allennlp_elmo(options_file: str | os.PathLike, weight_file: str | os.Pa
     options_file, weight_file = os.fspath(options_file), os.fspath(weight_file)
     for path, what in ((options_file, "ELMo options file (options.json)"), (weight_file, "ELMo weight file (.hdf5)")):
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"no {what} at {path!r}")
+            raise FileNotFoundError(f"no {what} at {path!r}" + see("convert-elmo"))
     try:
         with open(options_file, encoding="utf-8") as handle:
             options = json.load(handle)
@@ -180,7 +184,7 @@ def load_allennlp_elmo(options_file: str | os.PathLike, weight_file: str | os.Pa
     missing, unexpected = model.load_state_dict(tensors, strict=False)
     missing = [key for key in missing if not key.startswith("scalar_mix.")]
     if missing or unexpected:  # a bug here, not the user's input
-        raise RuntimeError(f"ELMo conversion left parameters unset: {missing} / unexpected {unexpected}")
+        raise RuntimeError(f"ELMo conversion left parameters unset: {missing} / unexpected {unexpected}")  # internal
     return model
 
 

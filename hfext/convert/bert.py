@@ -16,6 +16,8 @@ import os
 import re
 from pathlib import Path
 
+from ..errors import DocumentedError, see
+
 logger = logging.getLogger(__name__)
 
 #: transformers' BERT architecture -> the hfext-bert class written (same heads, same weights).
@@ -51,8 +53,10 @@ CONFIG_FIELDS = (
 )
 
 
-class BertCheckpointError(ValueError):
+class BertCheckpointError(DocumentedError, ValueError):
     """The source directory is not a transformers BERT checkpoint this converter handles."""
+
+    docs = "convert-bert"
 
 
 def rename_bert_key(name: str) -> str:
@@ -107,9 +111,11 @@ def convert_hf_bert(src: str | os.PathLike, dst: str | os.PathLike, overwrite: b
 
     src, dst = Path(src).expanduser(), Path(dst).expanduser()
     if not src.is_dir():
-        raise FileNotFoundError(f"no checkpoint directory at {str(src)!r}; pass a folder with config.json and weights")
+        raise FileNotFoundError(f"no checkpoint directory at {str(src)!r}; pass a folder with config.json and weights"
+                                + see("convert-bert"))
     if dst.exists() and any(dst.iterdir()) and not overwrite:
-        raise FileExistsError(f"{str(dst)!r} exists and is not empty; pass overwrite=True (--overwrite) or another folder")
+        raise FileExistsError(f"{str(dst)!r} exists and is not empty; pass overwrite=True (--overwrite) or another folder"
+                              + see("output-file"))
     source_config = _read_source_config(src)
     architecture = (source_config.get("architectures") or ["BertModel"])[0]
 

@@ -37,6 +37,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..errors import DocumentedError, see
+
 logger = logging.getLogger(__name__)
 
 FASTTEXT_MAGIC = 793712314  # FASTTEXT_FILEFORMAT_MAGIC_INT32
@@ -52,8 +54,10 @@ _COPY_CHUNK = 64 << 20  # bytes per read/write while streaming a matrix
 _WEIGHTS = "model.safetensors"
 
 
-class FastTextFormatError(ValueError):
+class FastTextFormatError(DocumentedError, ValueError):
     """The file is not a fastText ``.bin`` hfext can convert; the message names the file and what was found."""
+
+    docs = "convert-fasttext-bin"
 
 
 @dataclass
@@ -155,7 +159,8 @@ def read_fasttext_bin_info(path) -> FastTextBinInfo:
     """
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"fastText model '{path}' does not exist; pass the path of a Facebook .bin file")
+        raise FileNotFoundError(f"fastText model '{path}' does not exist; pass the path of a Facebook .bin file"
+                                + see("convert-fasttext-bin"))
     if os.path.isdir(path):
         raise FastTextFormatError(f"'{path}' is a directory; pass the path of a Facebook fastText .bin file")
     file_size = os.path.getsize(path)
@@ -281,7 +286,7 @@ class _SafetensorsStream:
         self._check_complete()
         self.index += 1
         if self.specs[self.index][0] != name:
-            raise RuntimeError(f"safetensors stream expected tensor {self.specs[self.index][0]!r}, got {name!r}")
+            raise RuntimeError(f"safetensors stream expected tensor {self.specs[self.index][0]!r}, got {name!r}")  # internal
         self.written = 0
 
     def write(self, data) -> None:
@@ -291,12 +296,12 @@ class _SafetensorsStream:
 
     def _check_complete(self) -> None:
         if self.index >= 0 and self.written != self.sizes[self.index]:
-            raise RuntimeError(f"tensor {self.specs[self.index][0]!r}: wrote {self.written} of {self.sizes[self.index]} bytes")
+            raise RuntimeError(f"tensor {self.specs[self.index][0]!r}: wrote {self.written} of {self.sizes[self.index]} bytes")  # internal
 
     def close(self) -> None:
         self._check_complete()
         if self.index != len(self.specs) - 1:
-            raise RuntimeError("safetensors stream closed before every tensor was written")
+            raise RuntimeError("safetensors stream closed before every tensor was written")  # internal
 
 
 def _copy_range(src, offset: int, nbytes: int, out: _SafetensorsStream) -> None:
@@ -320,12 +325,14 @@ def _new_dir_next_to(dst: Path) -> Path:
 
 def _check_destination(dst: Path, overwrite: bool) -> None:
     if dst.exists() and not dst.is_dir():
-        raise FileExistsError(f"destination '{dst}' is a file; pass a new folder name for the converted model")
+        raise FileExistsError(f"destination '{dst}' is a file; pass a new folder name for the converted model"
+                              + see("output-file"))
     if dst.is_dir() and any(dst.iterdir()) and not overwrite:
         raise FileExistsError(f"destination '{dst}' already exists and is not empty; pass a new folder, or "
-                              "overwrite=True (--overwrite) to replace it")
+                              "overwrite=True (--overwrite) to replace it" + see("output-file"))
     if not dst.parent.is_dir():
-        raise FileNotFoundError(f"the parent folder of '{dst}' does not exist; create it first (mkdir -p {dst.parent})")
+        raise FileNotFoundError(f"the parent folder of '{dst}' does not exist; create it first (mkdir -p {dst.parent})"
+                                + see("output-file"))
 
 
 def _move_into_place(tmp: Path, dst: Path) -> None:
@@ -454,7 +461,7 @@ def _validate_weights(path: Path, specs) -> None:
     with safe_open(str(path), framework="np") as f:
         for name, _, shape in specs:
             if tuple(f.get_slice(name).get_shape()) != tuple(shape):
-                raise RuntimeError(f"{path}: tensor {name} has shape {f.get_slice(name).get_shape()}, expected {shape}")
+                raise RuntimeError(f"{path}: tensor {name} has shape {f.get_slice(name).get_shape()}, expected {shape}")  # internal
 
 
 # ---------------------------------------------------------------------- model directory -> .bin
@@ -485,11 +492,12 @@ def save_fasttext_bin(model_or_dir, path, tokenizer=None) -> None:
         model_dir = Path(model_or_dir).expanduser()
         if not (model_dir / "config.json").is_file():
             raise FileNotFoundError(f"'{model_dir}' is not a model directory (no config.json); pass the folder that "
-                                    "`hfext convert fasttext-bin` or save_pretrained wrote")
+                                    "`hfext convert fasttext-bin` or save_pretrained wrote" + see("fasttext-model-folder"))
         config = FastTextConfig.from_pretrained(model_dir)
         weights = model_dir / _WEIGHTS
         if not weights.is_file():
-            raise FileNotFoundError(f"'{model_dir}' has no {_WEIGHTS}; save the model with save_pretrained")
+            raise FileNotFoundError(f"'{model_dir}' has no {_WEIGHTS}; save the model with save_pretrained"
+                                    + see("fasttext-model-folder"))
         layout = safetensors_layout(weights)
         prefix = "" if "input_embeddings.weight" in layout[1] else "fasttext."
         tensors = {name: safetensors_memmap(weights, prefix + name, layout)
@@ -501,20 +509,21 @@ def save_fasttext_bin(model_or_dir, path, tokenizer=None) -> None:
         config = model.config
         if tokenizer is None:
             raise ValueError("save_fasttext_bin(model, path) needs the model's tokenizer for the words: "
-                             "save_fasttext_bin(model, path, tokenizer=tokenizer)")
+                             "save_fasttext_bin(model, path, tokenizer=tokenizer)" + see("fasttext-model-folder"))
         tensors = {"input_embeddings.weight": model.input_embeddings.weight.detach().float().cpu().numpy(),
                    "context_embeddings.weight": model.context_embeddings.weight.detach().float().cpu().numpy(),
                    "word_counts": model.word_counts.detach().cpu().numpy()}
         vocab = tokenizer.get_vocab()
     if config.model_type != "hfext-fasttext":
-        raise ValueError(f"save_fasttext_bin needs an hfext-fasttext model, got '{config.model_type}'")
+        raise ValueError(f"save_fasttext_bin needs an hfext-fasttext model, got '{config.model_type}'"
+                         + see("fasttext-model-folder"))
     nwords, dim, bucket = config.vocab_size - 1, config.vector_size, config.bucket
     words = [None] * nwords
     for word, index in vocab.items():
         if index < nwords:
             words[index] = word
     if any(word is None for word in words):
-        raise ValueError(f"the tokenizer does not name all {nwords} words of the model")
+        raise ValueError(f"the tokenizer does not name all {nwords} words of the model" + see("fasttext-model-folder"))
     args, stored = _facebook_header(config)
     raw_words = {int(i): bytes.fromhex(h) for i, h in (stored.get("undecodable_words") or {}).items()}
     new_format = stored.get("format", "facebook") != "facebook-pre2017"

@@ -13,6 +13,8 @@ import os
 import numpy as np
 import torch
 
+from ..errors import see
+
 logger = logging.getLogger(__name__)
 
 
@@ -29,7 +31,7 @@ def convert_glove_text(src: str | os.PathLike, dst: str | os.PathLike, has_heade
 
     src = os.fspath(src)
     if not os.path.isfile(src):
-        raise FileNotFoundError(f"no GloVe text file at {src!r}")
+        raise FileNotFoundError(f"no GloVe text file at {src!r}" + see("input-file"))
     if has_header is None:
         with open(src, "rb") as handle:
             first = handle.readline().split()

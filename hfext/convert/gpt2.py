@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from ..errors import DocumentedError, see
+
 logger = logging.getLogger(__name__)
 
 TOKENIZER_FILES = ("tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json",
@@ -27,8 +29,10 @@ _UNSUPPORTED = {"scale_attn_weights": True, "scale_attn_by_inverse_layer_idx": F
                 "add_cross_attention": False}
 
 
-class GPT2FormatError(ValueError):
+class GPT2FormatError(DocumentedError, ValueError):
     """SRC is not a GPT-2 checkpoint hfext-gpt can represent exactly."""
+
+    docs = "convert-gpt2"
 
 
 def gpt2_config_to_gpt(gpt2_config: dict):
@@ -96,7 +100,7 @@ def convert_hf_gpt2(src: str | os.PathLike, dst: str | os.PathLike) -> str:
     config_path = src / "config.json"
     if not config_path.is_file():
         raise FileNotFoundError(f"no config.json in {os.fspath(src)!r}; SRC must be a transformers GPT-2 model "
-                                "directory (save_pretrained output or a Hub snapshot)")
+                                "directory (save_pretrained output or a Hub snapshot)" + see("convert-gpt2"))
     with open(config_path, encoding="utf8") as fin:
         gpt2_config = json.load(fin)
     model_type = gpt2_config.get("model_type")

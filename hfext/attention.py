@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import see
+
 # ---------------------------------------------------------------------- Nadaraya-Watson kernel regression
 
 
@@ -33,7 +35,7 @@ def kernel_regression_data(n_train: int = 50, noise: float = 0.5, seed: int = 0)
     """The lecture's data: x_i ~ U(0, 5) sorted, y_i = 2 sin(x_i) + x_i^0.8 + eps, eps ~ N(0, noise^2);
     test inputs 0, 0.1, ..., 4.9 with their noiseless targets. Returns (x_train, y_train, x_test, y_truth)."""
     if n_train < 2:
-        raise ValueError(f"n_train must be >= 2, got {n_train}")
+        raise ValueError(f"n_train must be >= 2, got {n_train}" + see("attention-maps"))
     generator = torch.Generator().manual_seed(seed)
     x_train, _ = torch.sort(torch.rand(n_train, generator=generator) * 5)
     y_train = true_function(x_train) + torch.normal(0.0, noise, (n_train,), generator=generator)
@@ -100,7 +102,7 @@ def masked_softmax(scores: torch.Tensor, valid_lens: torch.Tensor | None = None,
     gets all-zero weights instead of NaN."""
     if valid_lens is not None:
         if mask is not None:
-            raise ValueError("pass valid_lens or mask, not both")
+            raise ValueError("pass valid_lens or mask, not both" + see("attention-maps"))
         positions = torch.arange(scores.shape[-1], device=scores.device)
         lens = valid_lens.to(scores.device)
         while lens.dim() < scores.dim() - 1:  # (B,) -> (B, 1, ..., 1): the same length for every query
@@ -162,9 +164,9 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True):
         super().__init__()
         if embed_dim % num_heads:
-            raise ValueError(f"embed_dim ({embed_dim}) is not a multiple of num_heads ({num_heads})")
+            raise ValueError(f"embed_dim ({embed_dim}) is not a multiple of num_heads ({num_heads})" + see("attention-maps"))
         if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}" + see("attention-maps"))
         self.num_heads, self.head_dim = num_heads, embed_dim // num_heads
         self.W_q = nn.Linear(embed_dim, embed_dim, bias=bias)
         self.W_k = nn.Linear(embed_dim, embed_dim, bias=bias)

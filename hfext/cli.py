@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 
 from hfext.data.corpus import gensim_test_data
+from hfext.errors import DocumentedError
 
 EXIT_USAGE = 2  # argparse's status for a usage error; every user mistake uses it
 
@@ -52,8 +53,11 @@ ANALOGIES_FILE = "questions-words.txt"
 SIMILARITY_FILE = "wordsim353.tsv"
 
 
-class CLIError(Exception):
-    """A user mistake: reported as ``hfext: error: <message>`` with exit status 2, no traceback."""
+class CLIError(DocumentedError):
+    """A user mistake: reported as ``hfext: error: <message>`` with exit status 2, no traceback.
+
+    Each raise names its troubleshooting section (``docs="model-dir"``); a wrapped error's message that already
+    names one keeps it."""
 
 
 # ---------------------------------------------------------------------- helpers
@@ -130,13 +134,15 @@ def _check_model_type(model_dir: str, model_type: str, command: str) -> None:
         raise CLIError(
             f"'{model_dir}' holds a model of type '{model_type}', which no installed hfext plugin provides"
             f"{hint}; install the plugin that provides it, and run `hfext plugins` to check (word-vector types "
-            f"available: {known})"
+            f"available: {known})",
+            docs="plugin-failed" if failed else "model-type-mismatch",
         )
     if model_type not in word_vector_types:
         config_class = transformers.CONFIG_MAPPING[model_type]
         raise CLIError(
             f"'{model_dir}' holds a '{model_type}' model ({config_class.__name__}), not a word-vector model; "
-            f"`hfext {command}` works on word-embedding models ({known})"
+            f"`hfext {command}` works on word-embedding models ({known})",
+            docs="wrong-model-kind",
         )
 
 
@@ -152,7 +158,8 @@ def _check_model_dir(model_dir: str, command: str) -> str:
         # "org/name" could be a Hub repo id, unless "org" is a local folder: then it is a mistyped path
         if not _looks_like_repo_id(model_dir) or path.parent.is_dir():
             raise CLIError(
-                f"model directory '{model_dir}' does not exist; pass the --output_dir of a training run, or {make_one}"
+                f"model directory '{model_dir}' does not exist; pass the --output_dir of a training run, or {make_one}",
+                docs="model-dir",
             )
         # maybe a Hub repo id: read its config first so a non-word-vector model is refused before downloading weights
         from transformers import AutoConfig
@@ -163,33 +170,38 @@ def _check_model_dir(model_dir: str, command: str) -> str:
         except (OSError, ValueError) as error:
             raise CLIError(
                 f"'{model_dir}' is not a local directory, and loading it as a Hub repo id failed: {error} "
-                "(if you meant a local folder, check the path)"
+                "(if you meant a local folder, check the path)",
+                docs="model-dir",
             ) from None
         _check_model_type(model_dir, config.model_type, command)
         return model_dir
     if not path.is_dir():
         raise CLIError(
             f"'{model_dir}' is a file, not a model directory; pass the folder that holds config.json, "
-            "model.safetensors and tokenizer.json"
+            "model.safetensors and tokenizer.json",
+            docs="model-dir",
         )
     config_file = path / "config.json"
     if not config_file.is_file():
         raise CLIError(
             f"'{model_dir}' has no config.json, so it is not a Hugging Face model directory; pass the folder "
-            f"that `hfext train`'s --output_dir wrote, or {make_one}"
+            f"that `hfext train`'s --output_dir wrote, or {make_one}",
+            docs="model-dir",
         )
     try:
         config = json.loads(config_file.read_text(encoding="utf8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CLIError(f"cannot read '{config_file}': {error}; the model directory is damaged, save or train it again") from None
+        raise CLIError(f"cannot read '{config_file}': {error}; the model directory is damaged, save or train it again",
+                       docs="model-dir") from None
     model_type = config.get("model_type") if isinstance(config, dict) else None
     if not model_type:
-        raise CLIError(f"'{config_file}' has no model_type; it was not written by `save_pretrained`")
+        raise CLIError(f"'{config_file}' has no model_type; it was not written by `save_pretrained`", docs="model-dir")
     _check_model_type(model_dir, model_type, command)
     if not any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json")):
         raise CLIError(
             f"'{model_dir}' has no tokenizer (tokenizer.json), so its vectors have no words; save the tokenizer "
-            "next to the model with `tokenizer.save_pretrained(model_dir)`"
+            "next to the model with `tokenizer.save_pretrained(model_dir)`",
+            docs="no-tokenizer",
         )
     return str(path)
 
@@ -203,17 +215,17 @@ def _load_vectors(model_dir: str, command: str):
         with _quiet_transformers():
             return KeyedVectors.from_pretrained(source)
     except (OSError, ValueError) as error:
-        raise CLIError(f"cannot load word vectors from '{model_dir}': {error}") from None
+        raise CLIError(f"cannot load word vectors from '{model_dir}': {error}", docs="model-dir") from None
 
 
-def _check_input_file(path: str, what: str, shipped_name: str | None = None) -> None:
+def _check_input_file(path: str, what: str, shipped_name: str | None = None, docs: str = "input-file") -> None:
     if os.path.isfile(path):
         return
     hint = ""
     data = gensim_test_data() if shipped_name else None
     if data and os.path.isfile(os.path.join(data, shipped_name)):
         hint = f"; gensim ships one: {os.path.join(data, shipped_name)}"
-    raise CLIError(f"{what} '{path}' does not exist{hint}")
+    raise CLIError(f"{what} '{path}' does not exist{hint}", docs=docs)
 
 
 def _unknown_word_error(kv, word: str, model_dir: str) -> CLIError:
@@ -222,7 +234,8 @@ def _unknown_word_error(kv, word: str, model_dir: str) -> CLIError:
     candidates = [w for w in (word.lower(), word.upper(), word.capitalize()) if w != word and w in kv]
     candidates += [w for w in difflib.get_close_matches(word, kv.index_to_key, n=5, cutoff=0.6) if w not in candidates]
     hint = f"; closest known words: {', '.join(candidates[:5])}" if candidates else "; try another word"
-    return CLIError(f"word '{word}' is not in the vocabulary of '{model_dir}' ({len(kv)} words){hint}")
+    return CLIError(f"word '{word}' is not in the vocabulary of '{model_dir}' ({len(kv)} words){hint}",
+                    docs="unknown-word")
 
 
 def _recipes_dir() -> Path:
@@ -241,14 +254,16 @@ def _load_recipe(name: str, prefixes: tuple[str, ...] = ("pretrain", "train")):
         raise CLIError(
             f"the training recipes are not installed: expected them in '{recipes}'. They ship with the hfext "
             "source tree, not the wheel: clone the repository and `pip install -e .` (or run "
-            f"`python recipes/{prefixes[0]}_{name}.py` from the checkout)"
+            f"`python recipes/{prefixes[0]}_{name}.py` from the checkout)",
+            docs="recipes-and-tour",
         )
     scripts = [recipes / f"{prefix}_{name}.py" for prefix in prefixes]
     script = next((path for path in scripts if path.is_file()), None)
     if script is None:
         available = sorted(p.stem.split("_", 1)[1] for prefix in prefixes for p in recipes.glob(f"{prefix}_*.py"))
         kind = "fine-tuning" if prefixes == ("finetune",) else "training"
-        raise CLIError(f"no {kind} recipe for '{name}' in '{recipes}'; available: {', '.join(available) or 'none'}")
+        raise CLIError(f"no {kind} recipe for '{name}' in '{recipes}'; available: {', '.join(available) or 'none'}",
+                       docs="recipes-and-tour")
     module_name = f"_hfext_recipe_{script.stem}"
     if module_name in sys.modules:
         return sys.modules[module_name]
@@ -317,9 +332,11 @@ def cmd_plugins(args) -> int:
 def cmd_export(args) -> int:
     out = Path(args.output).expanduser()
     if out.is_dir():
-        raise CLIError(f"output '{args.output}' is a directory; pass a file name such as {out / 'vectors.txt'}")
+        raise CLIError(f"output '{args.output}' is a directory; pass a file name such as {out / 'vectors.txt'}",
+                       docs="output-file")
     if not out.parent.is_dir():
-        raise CLIError(f"the folder of output '{args.output}' does not exist; create it first (mkdir -p {out.parent})")
+        raise CLIError(f"the folder of output '{args.output}' does not exist; create it first (mkdir -p {out.parent})",
+                       docs="output-file")
     glove = args.format == "glove-format"
     kv = _load_vectors(args.model_dir, f"export {args.format}")
     kv.save_word2vec_format(str(out), binary=args.binary, write_header=not glove)
@@ -331,7 +348,7 @@ def cmd_export(args) -> int:
 def cmd_eval_analogies(args) -> int:
     _check_input_file(args.file, "analogy file", ANALOGIES_FILE)
     if args.restrict_vocab < 1:
-        raise CLIError(f"--restrict_vocab must be >= 1, got {args.restrict_vocab}")
+        raise CLIError(f"--restrict_vocab must be >= 1, got {args.restrict_vocab}", docs="flag-value")
     kv = _load_vectors(args.model_dir, "eval analogies")
     try:
         score, sections = kv.evaluate_word_analogies(
@@ -339,7 +356,7 @@ def cmd_eval_analogies(args) -> int:
             dummy4unknown=args.dummy4unknown,
         )
     except (ValueError, UnicodeDecodeError) as error:
-        raise CLIError(f"cannot read analogy file '{args.file}': {error}") from None
+        raise CLIError(f"cannot read analogy file '{args.file}': {error}", docs="input-file") from None
 
     def summary(section):
         correct, incorrect = len(section["correct"]), len(section["incorrect"])
@@ -376,7 +393,8 @@ def cmd_eval_similarity(args) -> int:
             args.file, delimiter=delimiter, restrict_vocab=args.restrict_vocab, case_insensitive=not args.case_sensitive
         )
     except (ValueError, UnicodeDecodeError) as error:
-        raise CLIError(f"cannot evaluate on '{args.file}' (delimiter {delimiter!r}): {error}") from None
+        raise CLIError(f"cannot evaluate on '{args.file}' (delimiter {delimiter!r}): {error}",
+                       docs="input-file") from None
     result = {"model": args.model_dir, "file": args.file, "pearson": _finite(pearson[0]),
               "pearson_pvalue": _finite(pearson[1]), "spearman": _finite(spearman[0]),
               "spearman_pvalue": _finite(spearman[1]), "oov_ratio": float(oov_ratio)}
@@ -396,7 +414,7 @@ def cmd_eval_similarity(args) -> int:
 
 def cmd_neighbors(args) -> int:
     if args.topn < 1:
-        raise CLIError(f"--topn must be >= 1, got {args.topn}")
+        raise CLIError(f"--topn must be >= 1, got {args.topn}", docs="flag-value")
     kv = _load_vectors(args.model_dir, "neighbors")
     positive = [args.word] + list(args.positive or [])
     negative = list(args.negative or [])
@@ -425,26 +443,26 @@ def cmd_cooccurrence(args) -> int:
         split_sentences,
     )
 
-    _check_input_file(args.file, "corpus file")
+    _check_input_file(args.file, "corpus file", docs="corpus-missing")
     if args.window < 1:
-        raise CLIError(f"--window must be >= 1 (words on each side), got {args.window}")
+        raise CLIError(f"--window must be >= 1 (words on each side), got {args.window}", docs="flag-value")
     if args.min_count < 1:
-        raise CLIError(f"--min_count must be >= 1, got {args.min_count}")
+        raise CLIError(f"--min_count must be >= 1, got {args.min_count}", docs="flag-value")
     try:
         sentences = list(split_sentences(read_lines(args.file), not args.no_split_punctuation, args.sentence_end))
     except CorpusError as error:
-        raise CLIError(str(error)) from None
+        raise CLIError(str(error), docs="corpus-missing") from None
     tokens = [s.split() for s in sentences]
     if args.vocab:
         words = [w for w in re.split(r"[,\s]+", args.vocab) if w]
         if len(set(words)) != len(words):
-            raise CLIError(f"--vocab lists a word twice: {args.vocab!r}; give each word once")
+            raise CLIError(f"--vocab lists a word twice: {args.vocab!r}; give each word once", docs="flag-value")
         vocab = Vocabulary(words, np.zeros(len(words), dtype=np.int64))
     else:
         try:
             vocab = Vocabulary.build(sentences, min_count=args.min_count)
         except CorpusError as error:
-            raise CLIError(f"'{args.file}': {error}") from None
+            raise CLIError(f"'{args.file}': {error}", docs="min-count") from None
     index = {w: i for i, w in enumerate(vocab.words)}
     ids = [[index.get(w, -1) for w in sentence] for sentence in tokens]  # -1: outside the vocabulary, dropped
     matrix = cooccurrence_matrix(ids, len(vocab), args.window, symmetric=not args.directional,
@@ -452,11 +470,13 @@ def cmd_cooccurrence(args) -> int:
     if args.out:
         out = Path(args.out).expanduser()
         if not out.parent.is_dir():
-            raise CLIError(f"the folder of --out '{args.out}' does not exist; create it first (mkdir -p {out.parent})")
+            raise CLIError(f"the folder of --out '{args.out}' does not exist; create it first (mkdir -p {out.parent})",
+                           docs="output-file")
         if out.suffix in (".tsv", ".csv"):
             if len(vocab) > args.max_dense:
                 raise CLIError(f"{len(vocab)} words is too many for a dense {out.suffix} table (limit --max_dense "
-                               f"{args.max_dense}); save the sparse matrix with --out {out.with_suffix('.safetensors')}")
+                               f"{args.max_dense}); save the sparse matrix with --out {out.with_suffix('.safetensors')}",
+                               docs="output-file")
             sep = "\t" if out.suffix == ".tsv" else ","
             dense = matrix.toarray()
             lines = [sep.join(["counts", *vocab.words])]
@@ -468,7 +488,8 @@ def cmd_cooccurrence(args) -> int:
             save_cooccurrence(out, matrix, vocab.words, window=args.window, symmetric=not args.directional,
                               distance_weighting=args.distance_weighting)
         else:
-            raise CLIError(f"--out '{args.out}': use a .tsv or .csv file (dense table) or .safetensors (sparse matrix)")
+            raise CLIError(f"--out '{args.out}': use a .tsv or .csv file (dense table) or .safetensors (sparse matrix)",
+                           docs="output-file")
     if args.json:
         dense = matrix.toarray() if len(vocab) <= args.max_dense else None
         _print_json({"words": vocab.words, "window": args.window, "symmetric": not args.directional,
@@ -499,14 +520,16 @@ def cmd_plot_projection(args) -> int:
     from hfext.plots import analogy_pairs, plot_word_pairs
 
     if not args.words and not args.analogy_section:
-        raise CLIError("say what to draw: --words W1 W2 ... and/or --analogy_section capital-common-countries")
+        raise CLIError("say what to draw: --words W1 W2 ... and/or --analogy_section capital-common-countries",
+                       docs="flag-value")
     out = Path(args.out).expanduser()
     if out.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise CLIError(f"--out '{args.out}': use a .png, .pdf or .svg file name")
+        raise CLIError(f"--out '{args.out}': use a .png, .pdf or .svg file name", docs="output-file")
     if not out.parent.is_dir():
-        raise CLIError(f"the folder of --out '{args.out}' does not exist; create it first (mkdir -p {out.parent})")
+        raise CLIError(f"the folder of --out '{args.out}' does not exist; create it first (mkdir -p {out.parent})",
+                       docs="output-file")
     if args.max_pairs < 1:
-        raise CLIError(f"--max_pairs must be >= 1, got {args.max_pairs}")
+        raise CLIError(f"--max_pairs must be >= 1, got {args.max_pairs}", docs="flag-value")
     kv = _load_vectors(args.model_dir, f"plot {args.method}")
     pairs = []
     if args.analogy_section:
@@ -514,28 +537,29 @@ def cmd_plot_projection(args) -> int:
         if analogies is None:
             data = gensim_test_data()
             if data is None:
-                raise CLIError("--analogy_section reads a questions-words.txt file: pass --analogies_file FILE")
+                raise CLIError("--analogy_section reads a questions-words.txt file: pass --analogies_file FILE",
+                               docs="optional-dependency")
             analogies = os.path.join(data, ANALOGIES_FILE)
         _check_input_file(analogies, "analogy file", ANALOGIES_FILE)
         try:
             pairs = analogy_pairs(analogies, args.analogy_section, kv, args.max_pairs)
         except (KeyError, ValueError) as error:
-            raise CLIError(str(error).strip("'\"")) from None
+            raise CLIError(str(error).strip("'\""), docs="input-file") from None
         if not pairs:
             raise CLIError(f"no pair of section '{args.analogy_section}' has both words in the vocabulary of "
-                           f"'{args.model_dir}'; pick another section or pass --words")
+                           f"'{args.model_dir}'; pick another section or pass --words", docs="unknown-word")
     words = list(args.words or [])
     for word in words:
         if word not in kv:
             raise _unknown_word_error(kv, word, args.model_dir)
     if len(words) + 2 * len(pairs) < 2:
-        raise CLIError("a 2-D projection needs at least 2 words")
+        raise CLIError("a 2-D projection needs at least 2 words", docs="flag-value")
     try:
         capitals = (args.analogy_section or "").startswith("capital")
         plot_word_pairs(kv, pairs, out, words=words, method=args.method, title=args.title,
                         pair_labels=("country", "capital") if capitals else ("first word", "second word"))
     except ImportError as error:
-        raise CLIError(str(error)) from None
+        raise CLIError(str(error), docs="optional-dependency") from None
     drawn = f"{len(pairs)} pairs" + (f" and {len(words)} words" if words else "")
     print(f"wrote {out}: {args.method.upper()} projection of {drawn} from {args.model_dir}")
     return 0
@@ -546,13 +570,16 @@ def cmd_convert_fasttext_bin(args) -> int:
 
     if not os.path.isfile(args.src):
         raise CLIError(f"fastText model '{args.src}' does not exist; pass the path of a Facebook .bin file "
-                       "(e.g. cc.en.300.bin from fasttext.cc)")
+                       "(e.g. cc.en.300.bin from fasttext.cc)", docs="input-file")
     if args.vec is not None and Path(args.vec).expanduser().is_dir():
-        raise CLIError(f"--vec '{args.vec}' is a directory; pass a file name such as {Path(args.vec) / 'vectors.vec'}")
+        raise CLIError(f"--vec '{args.vec}' is a directory; pass a file name such as {Path(args.vec) / 'vectors.vec'}",
+                       docs="output-file")
     try:
         dst = convert_fasttext_bin(args.src, args.dst, overwrite=args.overwrite, vec=args.vec)
     except (FastTextFormatError, FileExistsError, FileNotFoundError) as error:
-        raise CLIError(str(error)) from None
+        # SRC was checked above: a FileExistsError/FileNotFoundError is about DST (not empty, no parent folder)
+        docs = "input-file" if isinstance(error, FastTextFormatError) else "output-file"
+        raise CLIError(str(error), docs=docs) from None
     with open(dst / "config.json", encoding="utf8") as fin:
         config = json.load(fin)
     print(f"converted {args.src} ({config['vocab_size'] - 1} words, {config['bucket']} n-gram buckets, "
@@ -567,7 +594,8 @@ def _convert_destination(args) -> Path:
     """The DST of a `hfext convert` command, refused if it already holds something and --overwrite is not given."""
     dst = Path(args.dst).expanduser()
     if dst.exists() and any(dst.iterdir()) and not args.overwrite:
-        raise CLIError(f"'{args.dst}' exists and is not empty; pass --overwrite to replace the model in it, or another folder")
+        raise CLIError(f"'{args.dst}' exists and is not empty; pass --overwrite to replace the model in it, or another folder",
+                       docs="output-file")
     return dst
 
 
@@ -579,7 +607,7 @@ def cmd_convert_glove_text(args) -> int:
     try:
         convert_glove_text(args.src, dst)
     except ValueError as error:
-        raise CLIError(f"cannot read '{args.src}' as GloVe text vectors: {error}") from None
+        raise CLIError(f"cannot read '{args.src}' as GloVe text vectors: {error}", docs="input-file") from None
     with open(dst / "config.json", encoding="utf8") as fin:
         config = json.load(fin)
     print(f"converted {args.src} ({config['vocab_size'] - 1} words, dimension {config['vector_size']}) to {dst}")
@@ -592,12 +620,13 @@ def cmd_convert_hf_gpt2(args) -> int:
 
     src = Path(args.src).expanduser()
     if not src.is_dir():
-        raise CLIError(f"'{args.src}' is not a directory; SRC must be a transformers GPT-2 model folder (save_pretrained output)")
+        raise CLIError(f"'{args.src}' is not a directory; SRC must be a transformers GPT-2 model folder (save_pretrained output)",
+                       docs="input-file")
     dst = _convert_destination(args)
     try:
         convert_hf_gpt2(src, dst)
     except (FileNotFoundError, GPT2FormatError) as error:
-        raise CLIError(f"cannot convert '{args.src}': {error}") from None
+        raise CLIError(f"cannot convert '{args.src}': {error}", docs="input-file") from None
     with open(dst / "config.json", encoding="utf8") as fin:
         config = json.load(fin)
     print(f"converted {args.src} (GPT-2, {config['n_layer']} layers, width {config['n_embd']}, "
@@ -611,12 +640,13 @@ def cmd_convert_hf_bert(args) -> int:
 
     src = Path(args.src).expanduser()
     if not src.is_dir():
-        raise CLIError(f"'{args.src}' is not a directory; SRC must be a transformers BERT model folder (save_pretrained output)")
+        raise CLIError(f"'{args.src}' is not a directory; SRC must be a transformers BERT model folder (save_pretrained output)",
+                       docs="input-file")
     dst = _convert_destination(args)
     try:
         convert_hf_bert(src, dst, overwrite=args.overwrite)
     except (FileNotFoundError, BertCheckpointError) as error:
-        raise CLIError(f"cannot convert '{args.src}': {error}") from None
+        raise CLIError(f"cannot convert '{args.src}': {error}", docs="input-file") from None
     with open(dst / "config.json", encoding="utf8") as fin:
         config = json.load(fin)
     print(f"converted {args.src} ({config['architectures'][0]}, {config['num_hidden_layers']} layers, hidden "
@@ -634,7 +664,7 @@ def cmd_convert_allennlp_elmo(args) -> int:
     try:
         convert_allennlp_elmo(args.options, args.weights, dst)
     except AllenNLPElmoFormatError as error:
-        raise CLIError(str(error)) from None
+        raise CLIError(str(error), docs="input-file") from None
     with open(dst / "config.json", encoding="utf8") as fin:
         config = json.load(fin)
     print(f"converted ELMo {args.weights} ({config['num_layers']} LSTM layers, cell {config['lstm_dim']}, "
@@ -651,16 +681,19 @@ def cmd_export_fasttext_bin(args) -> int:
         model_type = json.load(fin).get("model_type")
     if model_type != "hfext-fasttext":
         raise CLIError(f"'{args.model_dir}' holds a '{model_type}' model; `hfext export fasttext-bin` writes "
-                       "fastText models (hfext-fasttext) only. Use `hfext export word2vec-format` for other models")
+                       "fastText models (hfext-fasttext) only. Use `hfext export word2vec-format` for other models",
+                       docs="wrong-model-kind")
     out = Path(args.output).expanduser()
     if out.is_dir():
-        raise CLIError(f"output '{args.output}' is a directory; pass a file name such as {out / 'model.bin'}")
+        raise CLIError(f"output '{args.output}' is a directory; pass a file name such as {out / 'model.bin'}",
+                       docs="output-file")
     if not out.parent.is_dir():
-        raise CLIError(f"the folder of output '{args.output}' does not exist; create it first (mkdir -p {out.parent})")
+        raise CLIError(f"the folder of output '{args.output}' does not exist; create it first (mkdir -p {out.parent})",
+                       docs="output-file")
     try:
         save_fasttext_bin(source, out)
     except (OSError, ValueError) as error:
-        raise CLIError(f"cannot export '{args.model_dir}' as a fastText .bin: {error}") from None
+        raise CLIError(f"cannot export '{args.model_dir}' as a fastText .bin: {error}", docs="model-dir") from None
     print(f"wrote {out} (Facebook fastText .bin; load it with fasttext.load_model or gensim's load_facebook_model)")
     return 0
 
@@ -679,11 +712,12 @@ def cmd_plot_kernel_regression(args) -> int:
     outs = [Path(p).expanduser() for p in (args.out, args.heatmap) if p]
     for out in outs:
         if out.suffix.lower() not in (".png", ".pdf", ".svg"):
-            raise CLIError(f"'{out}': use a .png, .pdf or .svg file name")
+            raise CLIError(f"'{out}': use a .png, .pdf or .svg file name", docs="output-file")
         if not out.parent.is_dir():
-            raise CLIError(f"the folder of '{out}' does not exist; create it first (mkdir -p {out.parent})")
+            raise CLIError(f"the folder of '{out}' does not exist; create it first (mkdir -p {out.parent})",
+                           docs="output-file")
     if args.n_train < 2:
-        raise CLIError(f"--n_train must be >= 2, got {args.n_train}")
+        raise CLIError(f"--n_train must be >= 2, got {args.n_train}", docs="flag-value")
     x_train, y_train, x_test, y_truth = kernel_regression_data(args.n_train, seed=args.seed)
     average = average_pooling(y_train, len(x_test))
     fixed, fixed_weights = nadaraya_watson(x_test, x_train, y_train)
@@ -714,13 +748,14 @@ def cmd_plot_attention(args) -> int:
 
     out = Path(args.out).expanduser()
     if out.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise CLIError(f"--out '{args.out}': use a .png, .pdf or .svg file name")
+        raise CLIError(f"--out '{args.out}': use a .png, .pdf or .svg file name", docs="output-file")
     if not out.parent.is_dir():
-        raise CLIError(f"the folder of --out '{args.out}' does not exist; create it first (mkdir -p {out.parent})")
+        raise CLIError(f"the folder of --out '{args.out}' does not exist; create it first (mkdir -p {out.parent})",
+                       docs="output-file")
     path = Path(args.model_dir).expanduser()
     if not (path / "config.json").is_file():
         raise CLIError(f"'{args.model_dir}' is not a model folder (no config.json); pass the --output_dir of "
-                       "recipes/train_seq2seq.py")
+                       "recipes/train_seq2seq.py", docs="model-dir")
     from transformers import AutoModelForSeq2SeqLM
 
     from hfext.loading import load_pretrained, load_tokenizer_for
@@ -730,11 +765,12 @@ def cmd_plot_attention(args) -> int:
             model = load_pretrained(str(path), AutoModelForSeq2SeqLM, attn_implementation="eager").eval()
             tokenizer = load_tokenizer_for(model, str(path))
     except (OSError, ValueError) as error:
-        raise CLIError(f"cannot load a sequence-to-sequence model from '{args.model_dir}': {error}") from None
+        raise CLIError(f"cannot load a sequence-to-sequence model from '{args.model_dir}': {error}",
+                       docs="attention-maps") from None
     try:
         weights, keys, queries = seq2seq_attention(model, tokenizer, args.text, args.kind, args.layer, args.head)
     except ValueError as error:
-        raise CLIError(str(error)) from None
+        raise CLIError(str(error), docs="attention-maps") from None
     which = "mean of the heads" if args.head is None else f"head {args.head}"
     plot_attention_heatmap(weights, out, xlabel="keys", ylabel="queries", xticklabels=keys, yticklabels=queries,
                            title=f"{args.kind} attention, layer {args.layer}, {which}")
@@ -752,7 +788,8 @@ def cmd_train(args) -> int:
         try:
             recipe.parse_args(args.recipe_args)  # flag mistakes are usage errors: report them before training starts
         except (ValueError, FileNotFoundError) as error:
-            raise CLIError(str(error)) from None
+            docs = "corpus-missing" if isinstance(error, FileNotFoundError) else "flag-value"
+            raise CLIError(str(error), docs=docs) from None
         recipe.main(args.recipe_args)
     return 0
 
@@ -764,17 +801,18 @@ def cmd_quickstart(args) -> int:
 
     data = gensim_test_data()
     if args.train_file:
-        _check_input_file(args.train_file, "--train_file")
+        _check_input_file(args.train_file, "--train_file", docs="corpus-missing")
         train_file = args.train_file
     elif data is None:
         raise CLIError(
             f"quickstart trains on gensim's bundled English corpus ({QUICKSTART_CORPUS}), but gensim is not "
-            "installed; `pip install gensim`, or pass --train_file your_corpus.txt (one sentence per line)"
+            "installed; `pip install gensim`, or pass --train_file your_corpus.txt (one sentence per line)",
+            docs="optional-dependency",
         )
     else:
         train_file = os.path.join(data, QUICKSTART_CORPUS)
     if args.epochs < 1:
-        raise CLIError(f"--epochs must be >= 1, got {args.epochs}")
+        raise CLIError(f"--epochs must be >= 1, got {args.epochs}", docs="flag-value")
     recipe = _load_recipe("word2vec")
     output_dir = os.path.abspath(os.path.expanduser(args.output_dir))
 
@@ -844,15 +882,16 @@ def cmd_push(args) -> int:
     folder = Path(args.model_dir)
     if not (folder / "config.json").is_file():
         raise CLIError(f"'{args.model_dir}' is not a model folder (no config.json); pass a folder written by a "
-                       "recipe or save_pretrained")
+                       "recipe or save_pretrained", docs="model-dir")
     if add_remote_code(folder) is None:
         raise CLIError(f"'{args.model_dir}' holds no hfext model (model type "
-                       f"{_json_model_type(folder)!r}); push other models with their own library's push_to_hub")
+                       f"{_json_model_type(folder)!r}); push other models with their own library's push_to_hub",
+                       docs="remote-code-other-model")
     try:
         pushed = push_to_hub(str(folder), args.repo_id, token=args.token, revision=args.revision,
                              private=args.private or None, commit_message=args.commit_message)
     except HubPushError as error:
-        raise CLIError(str(error)) from None
+        raise CLIError(str(error), docs="hub-push") from None
     print(f"pushed {folder} to {pushed.repo_id} at commit {pushed.commit} (model card: {pushed.card_commit})")
     print(f"load it anywhere: AutoModel.from_pretrained('{pushed.repo_id}', revision='{pushed.commit}', "
           "trust_remote_code=True)")
@@ -871,7 +910,7 @@ def cmd_tour(args) -> int:
     try:
         rows = run_tour(args.out_dir or PICTURES_DIR, smoke=args.smoke, chapters=args.chapters, work_dir=args.work_dir)
     except (TourError, ValueError) as error:
-        raise CLIError(str(error)) from None
+        raise CLIError(str(error), docs="recipes-and-tour") from None
     print("\n" + summary_table(rows))
     failed = [row for row in rows if row["status"] != "ok"]
     return 1 if failed else 0

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .errors import see
+
 logger = logging.getLogger(__name__)
 
 METHODS = ("pca", "tsne")
@@ -47,12 +49,14 @@ def analogy_pairs(path: str | os.PathLike, section: str, kv=None, max_pairs: int
             if not words:
                 continue
             if current is None or len(words) != 4:
-                raise ValueError(f"{os.fspath(path)}, line {line_number}: expected ': section' or four words, got {line.strip()!r}")
+                raise ValueError(f"{os.fspath(path)}, line {line_number}: expected ': section' or four words, "
+                                 f"got {line.strip()!r}" + see("input-file"))
             for first, second in ((words[0], words[1]), (words[2], words[3])):
                 if (second, first) not in sections[current]:
                     sections[current].append((second, first))
     if section not in sections:
-        raise KeyError(f"no section {section!r} in {os.fspath(path)}; its sections are: {', '.join(sections)}")
+        raise KeyError(f"no section {section!r} in {os.fspath(path)}; its sections are: {', '.join(sections)}"
+                       + see("input-file"))
     pairs = sections[section]
     if kv is not None:
         resolved = [(_resolve(kv, a), _resolve(kv, b)) for a, b in pairs]
@@ -64,10 +68,10 @@ def project_2d(vectors: np.ndarray, method: str = "pca", seed: int = 0) -> np.nd
     """(n, 2) coordinates: PCA (the top two principal directions, by SVD of the centred vectors) or t-SNE
     (scikit-learn's, when installed)."""
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}" + see("flag-value"))
     vectors = np.asarray(vectors, dtype=np.float64)
     if len(vectors) < 2:
-        raise ValueError(f"a 2-D projection needs at least 2 words, got {len(vectors)}")
+        raise ValueError(f"a 2-D projection needs at least 2 words, got {len(vectors)}" + see("flag-value"))
     if method == "pca":
         centred = vectors - vectors.mean(0)
         _, _, components = np.linalg.svd(centred, full_matrices=False)
@@ -75,7 +79,8 @@ def project_2d(vectors: np.ndarray, method: str = "pca", seed: int = 0) -> np.nd
     try:
         from sklearn.manifold import TSNE
     except ImportError:
-        raise ImportError("t-SNE needs scikit-learn: `pip install scikit-learn`, or use PCA") from None
+        raise ImportError("t-SNE needs scikit-learn: `pip install scikit-learn`, or use PCA"
+                          + see("optional-dependency")) from None
     perplexity = min(30.0, max(1.0, (len(vectors) - 1) / 3))
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(vectors)
 
@@ -96,7 +101,8 @@ def plot_word_pairs(
     labels = [w for pair in pairs for w in pair] + [w for w in words if w not in {x for p in pairs for x in p}]
     missing = [w for w in labels if w not in kv]
     if missing:
-        raise KeyError(f"not in the vocabulary: {', '.join(missing[:10])}; drop them or use a model that has them")
+        raise KeyError(f"not in the vocabulary: {', '.join(missing[:10])}; drop them or use a model that has them"
+                       + see("unknown-word"))
     coords = project_2d(np.stack([kv[w] for w in labels]), method, seed)
     fig, ax = plt.subplots(figsize=(8, 6.5), dpi=120)
     n = 2 * len(pairs)
@@ -122,7 +128,10 @@ def plot_word_pairs(
 
 def pyplot():
     """matplotlib.pyplot on the Agg backend (no display needed)."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:  # not one of hfext's dependencies: only the plots need it
+        raise ImportError("plots need matplotlib: `pip install matplotlib`" + see("optional-dependency")) from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -169,7 +178,8 @@ def plot_attention_heatmap(weights, out, xlabel: str = "keys", ylabel: str = "qu
     """An attention-weight matrix (queries x keys) as a heatmap: where each query looks."""
     weights = np.asarray(weights.detach().cpu() if hasattr(weights, "detach") else weights)
     if weights.ndim != 2:
-        raise ValueError(f"attention weights must be a 2-D (queries, keys) matrix, got shape {weights.shape}")
+        raise ValueError(f"attention weights must be a 2-D (queries, keys) matrix, got shape {weights.shape}"
+                         + see("attention-maps"))
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 5), dpi=120)
     image = ax.imshow(weights, cmap="Reds", aspect="auto")
@@ -197,9 +207,10 @@ def seq2seq_attention(model, tokenizer, text: str, kind: str = "cross", layer: i
     import torch
 
     if kind not in ATTENTION_KINDS:
-        raise ValueError(f"kind must be one of {ATTENTION_KINDS}, got {kind!r}")
+        raise ValueError(f"kind must be one of {ATTENTION_KINDS}, got {kind!r}" + see("attention-maps"))
     if not getattr(model.config, "is_encoder_decoder", False):
-        raise ValueError(f"{type(model).__name__} is not an encoder-decoder model; attention maps need one (hfext-transformer)")
+        raise ValueError(f"{type(model).__name__} is not an encoder-decoder model; attention maps need one "
+                         "(hfext-transformer)" + see("attention-maps"))
     inputs = tokenizer([text], return_tensors="pt")
     inputs.pop("token_type_ids", None)
     if max_new_tokens is None:  # the model's own setting, else as many as its positions allow (at most 64)
@@ -211,12 +222,15 @@ def seq2seq_attention(model, tokenizer, text: str, kind: str = "cross", layer: i
     stacks = {"cross": outputs.cross_attentions, "encoder": outputs.encoder_attentions,
               "decoder": outputs.decoder_attentions}[kind]
     if not stacks or stacks[0] is None:
-        raise ValueError("the model returned no attention weights: load it with attn_implementation='eager'")
+        raise ValueError("the model returned no attention weights: load it with attn_implementation='eager'"
+                         + see("attention-maps"))
     if not -len(stacks) <= layer < len(stacks):
-        raise ValueError(f"layer {layer} does not exist: the {kind} attention has {len(stacks)} layers (0..{len(stacks) - 1})")
+        raise ValueError(f"layer {layer} does not exist: the {kind} attention has {len(stacks)} layers "
+                         f"(0..{len(stacks) - 1})" + see("attention-maps"))
     weights = stacks[layer][0]  # (heads, queries, keys)
     if head is not None and not 0 <= head < weights.shape[0]:
-        raise ValueError(f"head {head} does not exist: each layer has {weights.shape[0]} heads (0..{weights.shape[0] - 1})")
+        raise ValueError(f"head {head} does not exist: each layer has {weights.shape[0]} heads "
+                         f"(0..{weights.shape[0] - 1})" + see("attention-maps"))
     weights = weights.mean(0) if head is None else weights[head]
     source = tokenizer.convert_ids_to_tokens(inputs["input_ids"][0])
     target = tokenizer.convert_ids_to_tokens(generated[0])

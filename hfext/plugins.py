@@ -32,6 +32,8 @@ from importlib.metadata import entry_points
 
 import transformers
 
+from .errors import see
+
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "hfext.plugins"
@@ -76,17 +78,20 @@ def plugin_auto_classes(plugin) -> dict[type, list[str]]:
 def _register(plugin, info: PluginInfo) -> None:
     configs = list(getattr(plugin, "configs", []))
     if not configs:
-        raise TypeError(f"plugin object {plugin!r} has no `configs` list; see hfext.plugins for the protocol")
+        raise TypeError(f"plugin object {plugin!r} has no `configs` list; see hfext.plugins for the protocol"
+                        + see("plugin-failed"))
     model_auto_classes = plugin_auto_classes(plugin)
     # Check every config before registering any, so a bad plugin is never left half-registered.
     for config_class in configs:
         model_type = getattr(config_class, "model_type", "")
         if not model_type:
-            raise TypeError(f"{config_class.__name__} has no model_type")
+            raise TypeError(f"{config_class.__name__} has no model_type; set one on the class, e.g. model_type = 'yourpkg-name'"
+                            + see("plugin-failed"))
         if model_type in transformers.CONFIG_MAPPING and transformers.CONFIG_MAPPING[model_type] is not config_class:
             raise ValueError(
                 f"model_type {model_type!r} of {config_class.__name__} is already taken by "
                 f"{transformers.CONFIG_MAPPING[model_type].__name__}; namespace it, e.g. 'yourpkg-{model_type}'"
+                + see("plugin-failed")
             )
     for model_class, names in model_auto_classes.items():
         if not names:
@@ -123,9 +128,10 @@ def load_plugins(force: bool = False) -> dict[str, PluginInfo]:
             except Exception as error:  # one broken plugin must never stop the others
                 info.status = "failed"
                 info.error = f"{type(error).__name__}: {error}"
+                pointer = "" if "troubleshooting.md#" in info.error else see("plugin-failed")
                 warnings.warn(
                     f"hfext plugin {entry_point.name!r} ({entry_point.value}) failed to load and was skipped: "
-                    f"{info.error}. Run `hfext plugins` for details.",
+                    f"{info.error}. Run `hfext plugins` for details{pointer}.",
                     RuntimeWarning,
                     stacklevel=2,
                 )

@@ -28,6 +28,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import DocumentedError, see
+
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 PICTURES_DIR = EXAMPLES_DIR.parent / "docs" / "images"
 
@@ -56,8 +58,10 @@ CHAPTERS = (
 )
 
 
-class TourError(RuntimeError):
+class TourError(DocumentedError, RuntimeError):
     """A chapter's script is missing or failed."""
+
+    docs = "recipes-and-tour"
 
 
 @contextlib.contextmanager
@@ -142,7 +146,8 @@ def run_tour(out_dir: str | os.PathLike, smoke: bool = False, chapters: list[int
     known = {c.number for c in CHAPTERS}
     unknown = sorted(set(chapters or []) - known)
     if unknown:
-        raise ValueError(f"no tour chapter {unknown[0]}; the chapters are {min(known)}..{max(known)}")
+        raise ValueError(f"no tour chapter {unknown[0]}; the chapters are {min(known)}..{max(known)}"
+                         + see("recipes-and-tour"))
     selected = [c for c in CHAPTERS if not chapters or c.number in chapters]
     out_dir = Path(out_dir).expanduser()
     out_dir.mkdir(parents=True, exist_ok=True)

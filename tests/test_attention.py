@@ -113,7 +113,7 @@ def test_multi_head_attention_matches_torch():
     causal = torch.nn.Transformer.generate_square_subsequent_mask(6)  # float -inf above the diagonal
     expected, _ = reference(query, query, query, attn_mask=causal)
     torch.testing.assert_close(ours(query, query, query, is_causal=True)[0], expected, atol=1e-6, rtol=1e-5)
-    with pytest.raises(ValueError, match=r"embed_dim \(10\) is not a multiple of num_heads \(4\)"):
+    with pytest.raises(ValueError, match=r"embed_dim \(10\) is not a multiple of num_heads \(4\) \(see .*#attention-maps\)$"):
         MultiHeadAttention(10, 4)
     with pytest.raises(ValueError, match="dropout"):
         MultiHeadAttention(8, 2, dropout=-0.1)
@@ -131,7 +131,8 @@ def test_plot_commands(tmp_path, capsys):
     assert cli_main(["plot", "kernel-regression", "--out", str(tmp_path / "fit.jpg")]) == 2
     assert ".png, .pdf or .svg" in capsys.readouterr().err
     assert cli_main(["plot", "kernel-regression", "--out", str(fit), "--n_train", "1"]) == 2
-    assert "--n_train must be >= 2" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--n_train must be >= 2" in err and err.rstrip().endswith("(see docs/troubleshooting.md#flag-value)")
     with pytest.raises(ValueError, match="2-D"):
         plot_attention_heatmap(torch.ones(2, 2, 2), tmp_path / "x.png")
 
@@ -168,6 +169,9 @@ def test_plot_attention_of_a_transformer(tmp_path, capsys):
     assert cli_main(["plot", "attention", str(tmp_path / "model"), "a b c", "--out", str(out)]) == 0
     assert out.read_bytes()[:4] == b"\x89PNG" and "cross attention of layer -1" in capsys.readouterr().out
     assert cli_main(["plot", "attention", str(tmp_path / "model"), "a b", "--head", "7", "--out", str(out)]) == 2
-    assert "head 7 does not exist" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "head 7 does not exist" in err and err.rstrip().endswith("(see docs/troubleshooting.md#attention-maps)")
+    assert err.count("troubleshooting.md#") == 1  # the wrapped error's own section, not a second one
     assert cli_main(["plot", "attention", str(tmp_path / "nothing"), "a", "--out", str(out)]) == 2
-    assert "not a model folder" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "not a model folder" in err and err.rstrip().endswith("(see docs/troubleshooting.md#model-dir)")

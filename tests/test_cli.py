@@ -34,6 +34,11 @@ def run(capsys, *argv):
     return code, out, err
 
 
+def points_to(err: str, section: str) -> bool:
+    """The error line ends with its troubleshooting section, once."""
+    return err.rstrip().endswith(f"(see docs/troubleshooting.md#{section})") and err.count("troubleshooting.md#") == 1
+
+
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("w2v")
@@ -62,6 +67,7 @@ def test_train_usage_errors(capsys, tmp_path):
     assert code == 2 and "hfext train word2vec" in err and "--output_dir" in err
     code, _, err = run(capsys, "train", "bert2vec", "--train_file", LEE)
     assert code == 2 and "no training recipe for 'bert2vec'" in err and "available: " in err
+    assert points_to(err, "recipes-and-tour")
     assert all(family in err for family in ("word2vec", "glove", "fasttext", "seq2seq"))
     assert "squad" not in err  # fine-tuning recipes are `hfext finetune`'s
     code, _, err = run(capsys, "finetune", "sst", "--output_dir", str(tmp_path))
@@ -88,9 +94,9 @@ def test_export_word2vec_format_is_read_by_gensim(capsys, model_dir, kv, tmp_pat
 
 def test_export_errors(capsys, model_dir, tmp_path):
     code, _, err = run(capsys, "export", "word2vec-format", model_dir, str(tmp_path / "missing" / "v.txt"))
-    assert code == 2 and "does not exist; create it first" in err
+    assert code == 2 and "does not exist; create it first" in err and points_to(err, "output-file")
     code, _, err = run(capsys, "export", "word2vec-format", model_dir, str(tmp_path))
-    assert code == 2 and "is a directory" in err
+    assert code == 2 and "is a directory" in err and points_to(err, "output-file")
 
 
 # ---------------------------------------------------------------------- eval
@@ -167,6 +173,7 @@ def test_eval_similarity_delimiter(capsys, model_dir, kv, tmp_path):
 def test_eval_file_errors(capsys, model_dir):
     code, _, err = run(capsys, "eval", "analogies", model_dir, "questions.txt")
     assert code == 2 and "analogy file 'questions.txt' does not exist" in err and QUESTIONS in err
+    assert points_to(err, "input-file")
     code, _, err = run(capsys, "eval", "similarity", model_dir, "ws.tsv")
     assert code == 2 and "word-pair file 'ws.tsv' does not exist" in err and WORDSIM in err
 
@@ -201,10 +208,11 @@ def test_neighbors_unknown_word(capsys, model_dir, kv):
     assert code == 2 and out == ""
     assert "word 'governmnet' is not in the vocabulary" in err
     assert "closest known words: government" in err
+    assert points_to(err, "unknown-word")
     code, _, err = run(capsys, "neighbors", model_dir, "police", "--negative", "zzzqqq")
     assert code == 2 and "'zzzqqq'" in err
     code, _, err = run(capsys, "neighbors", model_dir, "police", "--topn", "0")
-    assert code == 2 and "--topn must be >= 1" in err
+    assert code == 2 and "--topn must be >= 1" in err and points_to(err, "flag-value")
 
 
 # ---------------------------------------------------------------------- bad model directories
@@ -215,6 +223,7 @@ def test_bad_model_dirs(capsys, model_dir, tmp_path):
     code, out, err = run(capsys, "neighbors", str(missing), "police")
     assert code == 2 and out == ""
     assert f"model directory '{missing}' does not exist" in err and "hfext train word2vec" in err
+    assert points_to(err, "model-dir")
 
     code, _, err = run(capsys, "eval", "similarity", os.path.join(model_dir, "config.json"), WORDSIM)
     assert code == 2 and "is a file, not a model directory" in err
@@ -229,20 +238,21 @@ def test_bad_model_dirs(capsys, model_dir, tmp_path):
     BertConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8).save_pretrained(tmp_path / "bert")
     code, _, err = run(capsys, "neighbors", str(tmp_path / "bert"), "police")
     assert code == 2 and "holds a 'bert' model (BertConfig), not a word-vector model" in err
-    assert "hfext-skipgram, hfext-cbow" in err
+    assert "hfext-skipgram, hfext-cbow" in err and points_to(err, "wrong-model-kind")
 
     unknown = tmp_path / "glove"
     unknown.mkdir()
     (unknown / "config.json").write_text(json.dumps({"model_type": "hfext-notinstalled"}))
     code, _, err = run(capsys, "neighbors", str(unknown), "police")
     assert code == 2 and "type 'hfext-notinstalled', which no installed hfext plugin provides" in err
+    assert points_to(err, "model-type-mismatch")
 
     no_tokenizer = tmp_path / "no_tokenizer"
     no_tokenizer.mkdir()
     for name in ("config.json", "model.safetensors"):
         (no_tokenizer / name).write_bytes(Path(model_dir, name).read_bytes())
     code, _, err = run(capsys, "neighbors", str(no_tokenizer), "police")
-    assert code == 2 and "has no tokenizer" in err
+    assert code == 2 and "has no tokenizer" in err and points_to(err, "no-tokenizer")
 
 
 # ---------------------------------------------------------------------- the installed console script
@@ -284,6 +294,7 @@ def test_quickstart(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "gensim", None)  # as if gensim were not installed
     code, _, err = run(capsys, "quickstart", "--output_dir", str(tmp_path / "qs2"))
     assert code == 2 and "pip install gensim" in err and "--train_file" in err
+    assert points_to(err, "optional-dependency")
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "recipes").glob("*.py")))

@@ -87,11 +87,14 @@ def test_cli(tmp_path, capital_vectors, capsys, gensim_data):
     assert out.read_bytes()[:8] == PNG_MAGIC
     assert cli_main(["plot", "pca", str(tmp_path / "model"), "--words", "greece", "paris", "--out", str(tmp_path / "w.png")]) == 0
     assert cli_main(["plot", "pca", str(tmp_path / "model"), "--out", str(out)]) == 2
-    assert "say what to draw" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "say what to draw" in err and err.rstrip().endswith("(see docs/troubleshooting.md#flag-value)")
     assert cli_main(["plot", "pca", str(tmp_path / "model"), "--words", "greece", "atlantis", "--out", str(out)]) == 2
-    assert "'atlantis' is not in the vocabulary" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "'atlantis' is not in the vocabulary" in err and err.rstrip().endswith("(see docs/troubleshooting.md#unknown-word)")
     assert cli_main(["plot", "pca", str(tmp_path / "model"), "--words", "greece", "iraq", "--out", str(tmp_path / "x.txt")]) == 2
-    assert ".png, .pdf or .svg" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert ".png, .pdf or .svg" in err and err.rstrip().endswith("(see docs/troubleshooting.md#output-file)")
     assert cli_main(["plot", "pca", str(tmp_path / "model"), "--analogy_section", "family",
                      "--analogies_file", str(gensim_data / "questions-words.txt"), "--out", str(out)]) == 2
     assert "no pair of section 'family'" in capsys.readouterr().err

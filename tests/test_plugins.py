@@ -92,7 +92,8 @@ class _NoTypeConfig(PreTrainedConfig):
 
 def test_model_type_colliding_with_transformers_is_rejected():
     info = PluginInfo("impostor", "impostor_pkg", None)
-    with pytest.raises(ValueError, match=r"model_type 'bert' of _BertImpostorConfig is already taken by BertConfig.*namespace it"):
+    with pytest.raises(ValueError, match=r"model_type 'bert' of _BertImpostorConfig is already taken by BertConfig.*namespace it"
+                       r".* \(see docs/troubleshooting.md#plugin-failed\)$"):
         _register(SimpleNamespace(configs=[_BertImpostorConfig], models=[]), info)
     assert transformers.CONFIG_MAPPING["bert"] is transformers.BertConfig  # untouched
     assert info.model_types == []
@@ -238,6 +239,7 @@ def test_broken_plugin_warns_and_stops_nothing(with_plugins):
     # one RuntimeWarning naming the plugin, its entry point and the cause
     assert stderr.count("RuntimeWarning: hfext plugin 'broken' (hfext_brokenplugin) failed to load") == 1
     assert "ImportError: hfext_brokenplugin needs the package 'toy_missing_dependency'" in stderr
+    assert "Run `hfext plugins` for details (see docs/troubleshooting.md#plugin-failed)." in stderr
     assert report["word2vec"] == ["SkipGramModel", [11, 4]]
     statuses = dict(report["statuses"])
     assert statuses.pop("broken") == "failed" and statuses.pop("toyplugin") == "loaded"

@@ -106,7 +106,9 @@ def test_every_chapter_has_an_example_with_the_tour_flags():
 
 def test_unknown_chapter_is_a_usage_error(tmp_path, capsys):
     assert hfext(["tour", "--chapters", "12", "--out_dir", str(tmp_path)]) == 2
-    assert "no tour chapter 12; the chapters are 1..10" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "no tour chapter 12; the chapters are 1..10" in err
+    assert err.rstrip().endswith("(see docs/troubleshooting.md#recipes-and-tour)")
     with pytest.raises(ValueError, match="no tour chapter 0"):
         run_tour(tmp_path, chapters=[0])
 

@@ -117,6 +117,10 @@ def test_long_contexts_become_overlapping_windows_labelled_where_the_answer_is(t
     with pytest.raises(ValueError, match="--doc_stride .40. must be smaller than --max_seq_length .40.") as error:
         prepare_train_features(batch, tokenizer, max_seq_length=40, doc_stride=40)
     assert str(error.value).endswith(see("qa-windows"))
+    # smaller than the window but not than the room a question leaves: the Rust tokenizer would panic
+    with pytest.raises(ValueError, match=r"--doc_stride \(35\) leaves no room .* a question of \d+ tokens") as error:
+        prepare_train_features(batch, tokenizer, max_seq_length=40, doc_stride=35)
+    assert str(error.value).endswith(see("qa-windows"))
 
 
 def test_postprocessing_takes_the_best_valid_span_over_all_windows():

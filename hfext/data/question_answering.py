@@ -146,10 +146,21 @@ def _tokenize(examples: Mapping, tokenizer, max_seq_length: int, doc_stride: int
     # Some questions start with spaces that only waste window room (as in run_qa).
     questions = [question.lstrip() for question in examples["question"]]
     first, second = (questions, examples["context"]) if pad_on_right else (examples["context"], questions)
-    return tokenizer(
-        first, second, truncation="only_second" if pad_on_right else "only_first", max_length=max_seq_length,
-        stride=doc_stride, return_overflowing_tokens=True, return_offsets_mapping=True, padding=padding,
-    ), (1 if pad_on_right else 0)
+    try:
+        tokenized = tokenizer(
+            first, second, truncation="only_second" if pad_on_right else "only_first", max_length=max_seq_length,
+            stride=doc_stride, return_overflowing_tokens=True, return_offsets_mapping=True, padding=padding,
+        )
+    except BaseException as error:  # the Rust tokenizer panics (pyo3's PanicException is no Exception)
+        if type(error).__name__ != "PanicException" or "stride" not in str(error):
+            raise
+        longest = max(len(tokenizer(question, add_special_tokens=False)["input_ids"]) for question in questions)
+        raise ValueError(
+            f"--doc_stride ({doc_stride}) leaves no room to slide the context: a question of {longest} tokens plus "
+            f"the special tokens leaves fewer than {doc_stride + 1} of the {max_seq_length} tokens of a window for "
+            "the context; lower --doc_stride or raise --max_seq_length" + see("qa-windows")
+        ) from None
+    return tokenized, (1 if pad_on_right else 0)
 
 
 def prepare_train_features(examples: Mapping, tokenizer, max_seq_length: int = 384, doc_stride: int = 128,

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import transformers
 
-from .errors import DocumentedError
+from .errors import DocumentedError, see
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +113,7 @@ def remote_code_for(model_type: str) -> RemoteCode:
         raise ValueError(
             f"model_type {model_type!r} belongs to no loaded hfext plugin (known: {', '.join(known)}); only hfext "
             "models carry hfext remote code — share other models with their own library's push_to_hub"
+            + see("remote-code-other-model")
         )
     plugin = EntryPoint(name=info.name, value=info.value, group=ENTRY_POINT_GROUP).load()
     config_class = transformers.CONFIG_MAPPING[model_type]
@@ -156,7 +157,8 @@ def add_remote_code(folder: str | os.PathLike) -> RemoteCode | None:
     folder = Path(folder)
     config_path = folder / "config.json"
     if not config_path.is_file():
-        raise FileNotFoundError(f"{str(folder)!r} has no config.json; save the model there with save_pretrained first")
+        raise FileNotFoundError(f"{str(folder)!r} has no config.json; save the model there with save_pretrained first"
+                                + see("hub-no-model"))
     config = json.loads(config_path.read_text())
     try:
         code = remote_code_for(config.get("model_type", ""))
@@ -187,7 +189,8 @@ def enable_remote_code(model, tokenizer=None):
     own = _dotted(type(model))
     auto_class = next((name for name, target in code.auto_map.items() if target == own and name != "AutoConfig"), None)
     if auto_class is None:
-        raise ValueError(f"{type(model).__name__} is registered with no Auto class; its plugin must list it in `models`")
+        raise ValueError(f"{type(model).__name__} is registered with no Auto class; its plugin must list it in `models`"
+                         + see("no-auto-class"))
     type(model).register_for_auto_class(auto_class)
     type(model.config).register_for_auto_class("AutoConfig")
     model.config.auto_map = dict(code.auto_map)  # save_pretrained adds its own entry to this full map
@@ -397,7 +400,7 @@ def push_to_hub(folder_or_model, repo_id: str, *, tokenizer=None, token: str | N
             if not (folder / "config.json").is_file():
                 raise FileNotFoundError(
                     f"{str(folder)!r} holds no saved model (config.json missing); pass a model or the folder a "
-                    "recipe's --output_dir / save_pretrained wrote"
+                    "recipe's --output_dir / save_pretrained wrote" + see("hub-no-model")
                 )
             _stage(folder, staging)
             card_kwargs = _card_kwargs_from(staging)

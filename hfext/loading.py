@@ -28,7 +28,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import DocumentedError
+from .errors import DocumentedError, see
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def check_local_weights(directory: str | os.PathLike, allow_pickle: bool = False
         if missing:
             raise FileNotFoundError(
                 f"{str(directory)!r} is missing the weight shard(s) {missing} listed in {SAFETENSORS_INDEX}; "
-                "the checkpoint is incomplete: copy or download the missing files"
+                "the checkpoint is incomplete: copy or download the missing files" + see("corrupt-weights")
             )
     elif (directory / SAFETENSORS_WEIGHTS).exists():
         files = [directory / SAFETENSORS_WEIGHTS]
@@ -132,7 +132,7 @@ def check_local_weights(directory: str | os.PathLike, allow_pickle: bool = False
                                      + _opt_in_hint(str(directory)))
         raise FileNotFoundError(
             f"{str(directory)!r} has no {SAFETENSORS_WEIGHTS}; the checkpoint is incomplete: save the model again "
-            "with save_pretrained, or pass the folder that holds its weights"
+            "with save_pretrained, or pass the folder that holds its weights" + see("corrupt-weights")
         )
     for path in files:
         check_safetensors(path)
@@ -269,7 +269,8 @@ def load_tokenizer_for(model, name_or_path: str | os.PathLike | None = None, **k
     try:
         tokenizer = AutoTokenizer.from_pretrained(name, **kwargs)
     except (OSError, ValueError) as error:
-        raise OSError(f"no tokenizer found at {name!r} ({error}); pass the folder or Hub id of the model's tokenizer") from None
+        raise OSError(f"no tokenizer found at {name!r} ({error}); pass the folder or Hub id of the model's tokenizer"
+                      + see("no-tokenizer")) from None
     check_tokenizer_fits(tokenizer, model, f"the tokenizer of {name!r}")
     return tokenizer
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hfext.errors import see
 from hfext.metrics import functional
 from hfext.training.args import setup_accelerator
 from hfext.training.finetune import (
@@ -93,9 +94,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.task_name is not None and args.task_name not in GLUE_TASKS:
         raise ValueError(f"--task_name {args.task_name!r} is not a GLUE task; pick one of {sorted(GLUE_TASKS)}, "
-                         "or leave it out to infer the columns from the data")
+                         "or leave it out to infer the columns from the data" + see("finetune-task"))
     if args.validation_mismatched_file and args.task_name != "mnli":
-        raise ValueError("--validation_mismatched_file is for --task_name mnli only")
+        raise ValueError("--validation_mismatched_file is for --task_name mnli only" + see("finetune-task"))
     validate_finetune_args(args)
     return args
 
@@ -147,7 +148,8 @@ def resolve_columns(raw, args, task: GlueTask | None) -> tuple[tuple[str, ...], 
         else:
             columns = tuple(others[:2]) if len(others) >= 2 else tuple(others[:1])
         if not columns:
-            raise ValueError(f"{split_source(args, 'train')} has only a label column; add one or two text columns")
+            raise ValueError(f"{split_source(args, 'train')} has only a label column; add one or two text columns"
+                             + see("finetune-data"))
         hint = f"give every file the columns {[*columns, 'label']}"
     for split in raw:
         needed = [*columns, "label"] if split != "test" else list(columns)
@@ -175,7 +177,8 @@ def label_ids(raw, args, labels: list, regression: bool, task: GlueTask | None):
             key = value if value in index else str(value)
             if key not in index:
                 raise ValueError(f"label {value!r} in {split_source(args, split)} is not one of the "
-                                 f"{args.task_name or 'training'} labels {labels}; fix the file or the --task_name")
+                                 f"{args.task_name or 'training'} labels {labels}; fix the file or the --task_name"
+                                 + see("finetune-data"))
             out.append(index[key])
         return out
     return convert
@@ -187,7 +190,7 @@ def main(argv=None) -> dict:
     task = GLUE_TASKS.get(args.task_name) if args.task_name else None
     raw = load_data(accelerator, args, task)
     if "train" not in raw:
-        raise ValueError(f"no training split in {args.dataset_name!r}; pass --train_file")
+        raise ValueError(f"no training split in {args.dataset_name!r}; pass --train_file" + see("finetune-data"))
     columns, labels, regression = resolve_columns(raw, args, task)
 
     from transformers import AutoModelForSequenceClassification

@@ -42,6 +42,7 @@ from hfext.data.token_classification import (
     tokenize_and_align_labels,
     word_predictions,
 )
+from hfext.errors import see
 from hfext.metrics import load as load_metric
 from hfext.training.args import setup_accelerator
 from hfext.training.finetune import (
@@ -82,7 +83,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     validate_finetune_args(args, reads_itself=is_conll_file)
     if args.validation_file is None and not args.dataset_name:
-        raise ValueError("pass --validation_file (e.g. eng.testa) to evaluate, or --dataset_name conll2003")
+        raise ValueError("pass --validation_file (e.g. eng.testa) to evaluate, or --dataset_name conll2003"
+                         + see("finetune-task"))
     return args
 
 
@@ -130,7 +132,8 @@ def main(argv=None) -> dict:
     tokenizer = load_tokenizer(args)
     if not tokenizer.is_fast:
         raise ValueError(f"the tokenizer of {args.tokenizer_name or args.model_name_or_path!r} is not a fast "
-                         "tokenizer; label alignment needs its word ids: pass a tokenizer.json tokenizer")
+                         "tokenizer; label alignment needs its word ids: pass a tokenizer.json tokenizer"
+                         + see("tokenizer-tokens"))
     model = load_model(args.model_name_or_path, AutoModelForTokenClassification, num_labels=len(labels),
                        id2label=dict(enumerate(labels)), label2id=label_to_id,
                        ignore_mismatched_sizes=args.ignore_mismatched_sizes)

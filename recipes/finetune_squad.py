@@ -39,6 +39,7 @@ from hfext.data.question_answering import (
     prepare_train_features,
     prepare_validation_features,
 )
+from hfext.errors import see
 from hfext.metrics import load as load_metric
 from hfext.training.args import setup_accelerator
 from hfext.training.finetune import (
@@ -73,16 +74,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.version_2_with_negative:
         raise ValueError("--version_2_with_negative (SQuAD v2.0) is not supported: this recipe does SQuAD v1.1; "
-                         "drop the flag and pass v1.1 data")
+                         "drop the flag and pass v1.1 data" + see("finetune-task"))
     validate_finetune_args(args)
     if args.validation_file is None and not args.dataset_name:
-        raise ValueError("pass --validation_file (e.g. dev-v1.1.json) to evaluate, or --dataset_name squad")
+        raise ValueError("pass --validation_file (e.g. dev-v1.1.json) to evaluate, or --dataset_name squad"
+                         + see("finetune-task"))
     for flag in ("doc_stride", "n_best_size", "max_answer_length"):
         if getattr(args, flag) < 1:
-            raise ValueError(f"--{flag} must be >= 1, got {getattr(args, flag)}")
+            raise ValueError(f"--{flag} must be >= 1, got {getattr(args, flag)}" + see("finetune-task"))
     if args.doc_stride >= args.max_seq_length:
         raise ValueError(f"--doc_stride ({args.doc_stride}) must be smaller than --max_seq_length "
-                         f"({args.max_seq_length})")
+                         f"({args.max_seq_length})" + see("finetune-task"))
     return args
 
 
@@ -107,7 +109,8 @@ def main(argv=None) -> dict:
     tokenizer = load_tokenizer(args)
     if not tokenizer.is_fast:
         raise ValueError(f"the tokenizer of {args.tokenizer_name or args.model_name_or_path!r} is not a fast "
-                         "tokenizer; question answering needs its offset mappings: pass a tokenizer.json tokenizer")
+                         "tokenizer; question answering needs its offset mappings: pass a tokenizer.json tokenizer"
+                         + see("tokenizer-tokens"))
     model = load_model(args.model_name_or_path, AutoModelForQuestionAnswering,
                        ignore_mismatched_sizes=args.ignore_mismatched_sizes)
     check_max_seq_length(args.max_seq_length, model, tokenizer)

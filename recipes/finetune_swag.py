@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from hfext.errors import see
 from hfext.metrics import functional
 from hfext.training.args import setup_accelerator
 from hfext.training.finetune import (
@@ -56,7 +57,7 @@ def main(argv=None) -> dict:
     accelerator = setup_accelerator(args)
     raw = load_raw_datasets(accelerator, args)
     if "train" not in raw:
-        raise ValueError(f"no training split in {args.dataset_name!r}; pass --train_file")
+        raise ValueError(f"no training split in {args.dataset_name!r}; pass --train_file" + see("finetune-data"))
     for split in raw:
         needed = [CONTEXT_COLUMN, QUESTION_HEADER_COLUMN, *ENDING_COLUMNS] + (["label"] if split != "test" else [])
         check_columns(raw[split], needed, split, args, "give SWAG's CSV (sent1, sent2, ending0-3, label)")
@@ -84,7 +85,7 @@ def main(argv=None) -> dict:
                 bad = [label for label in labels if not 0 <= label < choices]
                 if bad:
                     raise ValueError(f"{split_source(args, split)} has label(s) {bad[:5]}; SWAG labels are the index "
-                                     f"of the right ending, 0 to {choices - 1}")
+                                     f"of the right ending, 0 to {choices - 1}" + see("finetune-data"))
                 result["labels"] = labels
             return result
         return function

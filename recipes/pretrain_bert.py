@@ -29,6 +29,7 @@ import torch
 
 import hfext  # noqa: F401  (registers hfext-bert with the Auto classes)
 from hfext.data import DataCollatorForBertPretraining, build_nsp_examples
+from hfext.errors import see
 from hfext.loading import check_tokenizer_fits, load_pretrained
 from hfext.training.args import (
     NOT_RUN_CONFIG,
@@ -87,11 +88,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     for name in ("max_seq_length", "per_device_train_batch_size", "per_device_eval_batch_size", "hidden_size",
                  "num_hidden_layers", "num_attention_heads"):
         if getattr(args, name) < 1:
-            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
+            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}" + see("training-flags"))
     if not 0.0 <= args.validation_split_percentage < 100.0:
-        raise ValueError(f"--validation_split_percentage must be in [0, 100), got {args.validation_split_percentage}")
+        raise ValueError(f"--validation_split_percentage must be in [0, 100), got {args.validation_split_percentage}"
+                         + see("training-flags"))
     if not 0.0 < args.mlm_probability < 1.0:
-        raise ValueError(f"--mlm_probability must be in (0, 1), got {args.mlm_probability}")
+        raise ValueError(f"--mlm_probability must be in (0, 1), got {args.mlm_probability}" + see("pretraining-flags"))
     return args
 
 
@@ -119,7 +121,7 @@ def load_tokenizer(args, accelerator, documents):
             tokenizer = AutoTokenizer.from_pretrained(directory)
     if tokenizer.mask_token_id is None:
         raise ValueError(f"tokenizer {name!r} has no mask token; MLM needs one (e.g. [MASK]): add it with "
-                         "tokenizer.add_special_tokens({'mask_token': '[MASK]'}) and save it again")
+                         "tokenizer.add_special_tokens({'mask_token': '[MASK]'}) and save it again" + see("tokenizer-tokens"))
     return tokenizer
 
 
@@ -145,14 +147,14 @@ def main(argv=None) -> dict:
     documents = load_documents(args)
     if len(documents) < 2:
         raise ValueError(f"found {len(documents)} document(s); BERT pretraining needs at least 2 (separate documents "
-                         "with blank lines, or give one document per line)")
+                         "with blank lines, or give one document per line)" + see("too-little-data"))
     held_out = int(len(documents) * args.validation_split_percentage / 100)
     train_docs, eval_docs = (documents[:-held_out], documents[-held_out:]) if held_out else (documents, [])
     tokenizer = load_tokenizer(args, accelerator, train_docs)
     model = build_model(args, tokenizer)
     if args.max_seq_length > model.config.max_position_embeddings:
         raise ValueError(f"--max_seq_length {args.max_seq_length} exceeds the model's max_position_embeddings "
-                         f"({model.config.max_position_embeddings}); lower it")
+                         f"({model.config.max_position_embeddings}); lower it" + see("max-seq-length"))
     if args.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     nsp_probability = 0.0 if args.no_nsp else 0.5

@@ -29,6 +29,7 @@ import torch
 
 import hfext  # noqa: F401  (registers the hfext model types with the Auto classes)
 from hfext.data import Vocabulary, read_lines
+from hfext.errors import see
 from hfext.loading import load_pretrained, load_tokenizer_for
 from hfext.training.args import (
     add_data_args,
@@ -78,14 +79,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     validate_common_args(args)
     if not 0 <= args.validation_split_percentage < 100:
-        raise ValueError(f"--validation_split_percentage must be in [0, 100), got {args.validation_split_percentage}")
+        raise ValueError(f"--validation_split_percentage must be in [0, 100), got {args.validation_split_percentage}"
+                         + see("training-flags"))
     if args.min_count < 1:
-        raise ValueError(f"--min_count must be >= 1, got {args.min_count}")
+        raise ValueError(f"--min_count must be >= 1, got {args.min_count}" + see("pretraining-flags"))
     if args.filters is not None:
         try:
             args.filters = json.loads(args.filters)
         except json.JSONDecodeError as error:
-            raise ValueError(f"--filters must be JSON such as '[[1, 32], [2, 64]]', got {args.filters!r} ({error})") from None
+            raise ValueError(f"--filters must be JSON such as '[[1, 32], [2, 64]]', got {args.filters!r} ({error})"
+                             + see("pretraining-flags")) from None
     return args
 
 

@@ -19,6 +19,7 @@ import sys
 
 import hfext  # noqa: F401  (registers the hfext model types with the Auto classes)
 from hfext.data import Vocabulary
+from hfext.errors import see
 from hfext.training.args import add_data_args, add_training_args
 from hfext.training.embeddings import (
     add_embedding_args,
@@ -41,11 +42,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     validate_embedding_args(parser, args)
     if args.maxn > 0 and args.minn < 1:
-        parser.error(f"--minn must be >= 1 when --maxn > 0, got --minn {args.minn}")
+        parser.error(f"--minn must be >= 1 when --maxn > 0, got --minn {args.minn}" + see("pretraining-flags"))
     if args.maxn > 0 and args.minn > args.maxn:
-        parser.error(f"--minn ({args.minn}) must be <= --maxn ({args.maxn}); pass --maxn 0 to disable n-grams")
+        parser.error(f"--minn ({args.minn}) must be <= --maxn ({args.maxn}); pass --maxn 0 to disable n-grams"
+                     + see("pretraining-flags"))
     if args.bucket < 0 or (args.maxn > 0 and args.bucket == 0):
-        parser.error(f"--bucket must be >= 1 when n-grams are on (got {args.bucket}); pass --maxn 0 to disable them")
+        parser.error(f"--bucket must be >= 1 when n-grams are on (got {args.bucket}); pass --maxn 0 to disable them"
+                     + see("pretraining-flags"))
     return args
 
 

@@ -24,6 +24,7 @@ import torch
 import hfext  # noqa: F401  (registers the hfext model types with the Auto classes)
 from hfext.data import EncodedCorpus, Vocabulary, file_fingerprint
 from hfext.data.cooccurrence import cached_cooccurrence
+from hfext.errors import see
 from hfext.training.args import (
     add_data_args,
     add_training_args,
@@ -72,11 +73,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     validate_common_args(args)
     if args.window < 1:
-        raise ValueError(f"--window must be >= 1, got {args.window}")
+        raise ValueError(f"--window must be >= 1, got {args.window}" + see("pretraining-flags"))
     if args.batch_entries is not None and args.batch_entries < 1:
-        raise ValueError(f"--batch_entries must be >= 1, got {args.batch_entries}")
+        raise ValueError(f"--batch_entries must be >= 1, got {args.batch_entries}" + see("pretraining-flags"))
     if not args.x_max > 0:
-        raise ValueError(f"--x_max must be > 0, got {args.x_max}")
+        raise ValueError(f"--x_max must be > 0, got {args.x_max}" + see("pretraining-flags"))
     return args
 
 

@@ -30,6 +30,7 @@ import sys
 import torch
 
 import hfext  # noqa: F401  (registers hfext-gpt with the Auto classes)
+from hfext.errors import see
 from hfext.loading import check_tokenizer_fits, load_pretrained
 from hfext.training.args import (
     NOT_RUN_CONFIG,
@@ -95,12 +96,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     validate_common_args(args)
     for path in args.validation_file or []:
         if not os.path.exists(path):
-            raise FileNotFoundError(f"--validation_file {path!r} does not exist")
+            raise FileNotFoundError(f"--validation_file {path!r} does not exist" + see("corpus-missing"))
     for name in ("block_size", "per_device_train_batch_size", "per_device_eval_batch_size", "n_embd", "n_layer", "n_head"):
         if getattr(args, name) < 1:
-            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
+            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}" + see("training-flags"))
     if not 0.0 <= args.validation_split_percentage < 100.0:
-        raise ValueError(f"--validation_split_percentage must be in [0, 100), got {args.validation_split_percentage}")
+        raise ValueError(f"--validation_split_percentage must be in [0, 100), got {args.validation_split_percentage}"
+                         + see("training-flags"))
     return args
 
 
@@ -137,7 +139,8 @@ def load_tokenizer(args, accelerator, train_texts):
     if name:
         tokenizer = AutoTokenizer.from_pretrained(name)
         if tokenizer.eos_token_id is None:
-            raise ValueError(f"tokenizer {name!r} needs an end-of-text token (eos_token_id) to separate documents")
+            raise ValueError(f"tokenizer {name!r} needs an end-of-text token (eos_token_id) to separate documents"
+                             + see("tokenizer-tokens"))
         return tokenizer
     directory = os.path.join(args.output_dir, ".trained_tokenizer")
     with accelerator.main_process_first():
@@ -182,11 +185,12 @@ def main(argv=None) -> dict:
     accelerator = setup_accelerator(args)
     train_texts, eval_texts = load_texts(args)
     if not train_texts:
-        raise ValueError("no training text: the --train_file / --dataset_name texts are empty")
+        raise ValueError("no training text: the --train_file / --dataset_name texts are empty" + see("too-little-data"))
     tokenizer = load_tokenizer(args, accelerator, train_texts)
     model = build_model(args, tokenizer)
     if args.block_size > model.config.n_positions:
-        raise ValueError(f"--block_size {args.block_size} exceeds the model's n_positions ({model.config.n_positions}); lower it")
+        raise ValueError(f"--block_size {args.block_size} exceeds the model's n_positions ({model.config.n_positions}); "
+                         "lower it" + see("pretraining-flags"))
     if args.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     train_blocks = group_texts(tokenizer, train_texts, args.block_size)

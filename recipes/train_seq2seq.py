@@ -27,6 +27,7 @@ import sys
 import torch
 
 import hfext  # noqa: F401  (registers the hfext model types with the Auto classes)
+from hfext.errors import see
 from hfext.loading import check_tokenizer_fits, load_pretrained
 from hfext.metrics import metric_path
 from hfext.training.args import (
@@ -105,17 +106,17 @@ def parse_args(argv=None) -> argparse.Namespace:
                         num_warmup_steps=4000, max_grad_norm=1.0)
     args = parser.parse_args(argv)
     if args.train_file is None and args.dataset_name is None:
-        raise ValueError("pass --train_file (JSON lines with source/target pairs) or --dataset_name")
+        raise ValueError("pass --train_file (JSON lines with source/target pairs) or --dataset_name" + see("flags-data"))
     validate_common_args(args)
     for path in args.validation_file or []:
         if not os.path.exists(path):
-            raise FileNotFoundError(f"--validation_file {path!r} does not exist")
+            raise FileNotFoundError(f"--validation_file {path!r} does not exist" + see("data-files"))
     for name in ("max_source_length", "max_target_length", "per_device_train_batch_size", "per_device_eval_batch_size",
                  "num_beams"):
         if getattr(args, name) < 1:
-            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
+            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}" + see("training-flags"))
     if not 0.0 <= args.label_smoothing < 1.0:
-        raise ValueError(f"--label_smoothing must be in [0, 1), got {args.label_smoothing}")
+        raise ValueError(f"--label_smoothing must be in [0, 1), got {args.label_smoothing}" + see("pretraining-flags"))
     if args.max_position_embeddings is None:
         args.max_position_embeddings = max(args.max_source_length, args.max_target_length) + 1  # + the start token
     return args
@@ -130,7 +131,8 @@ def load_tokenizer(args, accelerator, train_texts):
     if name:
         tokenizer = AutoTokenizer.from_pretrained(name)
         if tokenizer.pad_token_id is None or tokenizer.eos_token_id is None:
-            raise ValueError(f"tokenizer {name!r} needs a pad and an end-of-sequence token (pad_token_id, eos_token_id)")
+            raise ValueError(f"tokenizer {name!r} needs a pad and an end-of-sequence token (pad_token_id, eos_token_id)"
+                             + see("tokenizer-tokens"))
         return tokenizer
     directory = os.path.join(args.output_dir, ".trained_tokenizer")
     if args.resume_from_checkpoint and args.resume_from_checkpoint != "latest":
@@ -192,11 +194,13 @@ def main(argv=None) -> dict:
     model = build_model(args, tokenizer)
     config = model.config
     if config.decoder_start_token_id is None or config.pad_token_id is None:
-        raise ValueError("the model's config needs decoder_start_token_id and pad_token_id to train")
+        raise ValueError("the model's config needs decoder_start_token_id and pad_token_id to train"
+                         + see("tokenizer-tokens"))
     limit = getattr(config, "max_position_embeddings", None)
     for flag in ("max_source_length", "max_target_length"):
         if limit is not None and getattr(args, flag) > limit:
-            raise ValueError(f"--{flag} {getattr(args, flag)} exceeds the model's max_position_embeddings ({limit}); lower it")
+            raise ValueError(f"--{flag} {getattr(args, flag)} exceeds the model's max_position_embeddings ({limit}); "
+                             "lower it" + see("pretraining-flags"))
 
     source_ids = encode(tokenizer, train_sources, args.max_source_length)
     target_ids = encode(tokenizer, train_targets, args.max_target_length)

@@ -73,11 +73,12 @@ def validate_common_args(args: argparse.Namespace) -> None:
     if getattr(args, "train_file", None) is None and getattr(args, "dataset_name", None) is None:
         raise ValueError("pass --train_file (text, one sentence per line) or --dataset_name" + see("flags-data"))
     if args.num_train_epochs < 1:
-        raise ValueError(f"--num_train_epochs must be >= 1, got {args.num_train_epochs}")
+        raise ValueError(f"--num_train_epochs must be >= 1, got {args.num_train_epochs}" + see("training-flags"))
     if args.gradient_accumulation_steps < 1:
-        raise ValueError(f"--gradient_accumulation_steps must be >= 1, got {args.gradient_accumulation_steps}")
+        raise ValueError(f"--gradient_accumulation_steps must be >= 1, got {args.gradient_accumulation_steps}"
+                         + see("training-flags"))
     if args.learning_rate is not None and not args.learning_rate > 0:
-        raise ValueError(f"--learning_rate must be > 0, got {args.learning_rate}")
+        raise ValueError(f"--learning_rate must be > 0, got {args.learning_rate}" + see("training-flags"))
     for path in args.train_file or []:
         if not os.path.exists(path):
             raise FileNotFoundError(f"--train_file {path!r} does not exist" + see("corpus-missing"))

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..data.bert_pretraining import DataCollatorForBertPretraining
+from ..errors import see
 from .loop import StepResult, TrainingTask
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -34,7 +35,8 @@ def train_wordpiece(texts: Iterable[str], vocab_size: int = 8000, lowercase: boo
     from transformers import PreTrainedTokenizerFast
 
     if vocab_size <= len(SPECIAL_TOKENS):
-        raise ValueError(f"--vocab_size must be > {len(SPECIAL_TOKENS)} (the special tokens), got {vocab_size}")
+        raise ValueError(f"--vocab_size must be > {len(SPECIAL_TOKENS)} (the special tokens), got {vocab_size}"
+                         + see("pretraining-flags"))
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=lowercase)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
@@ -83,9 +85,9 @@ class BertPretrainingTask(TrainingTask):
     def __init__(self, examples: Sequence[dict], collator: DataCollatorForBertPretraining, batch_size: int, seed: int,
                  rank: int = 0, world_size: int = 1, eval_steps: int | None = None, evaluate=None):
         if batch_size < 1:
-            raise ValueError(f"--per_device_train_batch_size must be >= 1, got {batch_size}")
+            raise ValueError(f"--per_device_train_batch_size must be >= 1, got {batch_size}" + see("training-flags"))
         if not examples:
-            raise ValueError("no pretraining examples: the documents are too short or too few")
+            raise ValueError("no pretraining examples: the documents are too short or too few" + see("too-little-data"))
         self.examples, self.collator = list(examples), collator
         self.batch_size, self.seed, self.rank, self.world_size = int(batch_size), int(seed), rank, world_size
         self.num_batches = math.ceil(len(self.examples) / self.batch_size)

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 
+from ..errors import see
 from .loop import StepResult, TrainingTask
 
 END_OF_TEXT = "<|endoftext|>"  # GPT-2's one special token: document separator, BOS, EOS and padding
@@ -23,7 +24,8 @@ def train_byte_level_bpe(texts: Iterable[str], vocab_size: int = 8000, min_frequ
 
     alphabet = pre_tokenizers.ByteLevel.alphabet()
     if vocab_size < len(alphabet) + 1:
-        raise ValueError(f"--vocab_size must be > {len(alphabet)} (the 256 bytes plus <|endoftext|>), got {vocab_size}")
+        raise ValueError(f"--vocab_size must be > {len(alphabet)} (the 256 bytes plus <|endoftext|>), got {vocab_size}"
+                         + see("pretraining-flags"))
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -38,7 +40,7 @@ def group_texts(tokenizer, texts: Sequence[str], block_size: int, batch_size: in
     """All texts tokenized, joined with the end-of-text token after each, and cut into (N, block_size) blocks;
     the incomplete last block is dropped (as in transformers' ``run_clm``)."""
     if block_size < 2:
-        raise ValueError(f"--block_size must be >= 2, got {block_size}")
+        raise ValueError(f"--block_size must be >= 2, got {block_size}" + see("pretraining-flags"))
     eos = tokenizer.eos_token_id
     stream: list[int] = []
     for start in range(0, len(texts), batch_size):
@@ -49,7 +51,7 @@ def group_texts(tokenizer, texts: Sequence[str], block_size: int, batch_size: in
     count = len(stream) // block_size
     if count == 0:
         raise ValueError(f"the texts hold {len(stream)} tokens, fewer than one --block_size block ({block_size}); "
-                         "lower --block_size or add text")
+                         "lower --block_size or add text" + see("block-size"))
     return torch.tensor(stream[: count * block_size], dtype=torch.long).view(count, block_size)
 
 
@@ -71,7 +73,7 @@ class CausalLMTask(TrainingTask):
     def __init__(self, blocks: torch.Tensor, batch_size: int, seed: int, rank: int = 0, world_size: int = 1,
                  eval_steps: int | None = None, evaluate=None):
         if batch_size < 1:
-            raise ValueError(f"--per_device_train_batch_size must be >= 1, got {batch_size}")
+            raise ValueError(f"--per_device_train_batch_size must be >= 1, got {batch_size}" + see("training-flags"))
         self.blocks = blocks
         self.batch_size, self.seed = int(batch_size), int(seed)
         self.rank, self.world_size = rank, world_size

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
+from ..errors import see
 from .loop import StepResult, TrainingTask
 
 logger = logging.getLogger(__name__)
@@ -33,7 +34,8 @@ class ElmoSentences:
 
     def __init__(self, sentences: Iterable[list[str]], tokenizer, max_seq_length: int = 100):
         if max_seq_length < 3:
-            raise ValueError(f"--max_seq_length must be >= 3 (<S>, a word, </S>), got {max_seq_length}")
+            raise ValueError(f"--max_seq_length must be >= 3 (<S>, a word, </S>), got {max_seq_length}"
+                             + see("pretraining-flags"))
         bos, eos = str(tokenizer.bos_token), str(tokenizer.eos_token)
         index: dict[str, int] = {bos: 0, eos: 1}
         pieces: list[np.ndarray] = []
@@ -44,7 +46,8 @@ class ElmoSentences:
                 ids = [0] + [index.setdefault(word, len(index)) for word in chunk] + [1]
                 pieces.append(np.asarray(ids, dtype=np.int64))
         if not pieces:
-            raise ValueError("no sentences to train on: the corpus has no words; check --train_file / --text_column")
+            raise ValueError("no sentences to train on: the corpus has no words; check --train_file / --text_column"
+                             + see("too-little-data"))
         self.sentences = pieces
         self.lengths = np.array([len(p) for p in pieces], dtype=np.int64)
         words = list(index)
@@ -94,7 +97,7 @@ class ElmoTask(TrainingTask):
 
     def __init__(self, data: ElmoSentences, batch_size: int, seed: int, device, rank: int = 0, world_size: int = 1):
         if batch_size < 1:
-            raise ValueError(f"--per_device_train_batch_size must be >= 1, got {batch_size}")
+            raise ValueError(f"--per_device_train_batch_size must be >= 1, got {batch_size}" + see("training-flags"))
         self.data, self.batch_size, self.seed, self.device = data, batch_size, seed, device
         self.rank, self.world_size = rank, world_size
         self._epoch, self._batches = None, None

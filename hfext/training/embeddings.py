@@ -20,6 +20,7 @@ from ..data import (
     file_fingerprint,
     read_lines,
 )
+from ..errors import see
 from .args import (
     finish_run,
     load_text_dataset,
@@ -65,13 +66,15 @@ def add_embedding_args(parser: argparse.ArgumentParser, title: str, sample: floa
 def validate_embedding_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     validate_common_args(args)
     if args.hs and args.softmax:
-        parser.error("choose one objective: --hs or --softmax")
+        parser.error("choose one objective: --hs or --softmax" + see("pretraining-flags"))
     if (args.hs or args.softmax) and args.negative:
-        parser.error("--negative > 0 selects negative sampling; drop it when using --hs or --softmax")
+        parser.error("--negative > 0 selects negative sampling; drop it when using --hs or --softmax"
+                     + see("pretraining-flags"))
     if args.negative is not None and args.negative < 0:
-        parser.error(f"--negative must be >= 0, got {args.negative}")
+        parser.error(f"--negative must be >= 0, got {args.negative}" + see("pretraining-flags"))
     if not (args.hs or args.softmax) and args.negative == 0:
-        parser.error("--negative 0 leaves no objective: pass --negative 5, --hs or --softmax")
+        parser.error("--negative 0 leaves no objective: pass --negative 5, --hs or --softmax"
+                     + see("pretraining-flags"))
 
 
 def objective_config(args: argparse.Namespace) -> dict:

@@ -54,7 +54,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from ..errors import DocumentedError
+from ..errors import DocumentedError, see
 from .args import (
     NOT_RUN_CONFIG,
     add_training_args,
@@ -138,25 +138,26 @@ def validate_finetune_args(args: argparse.Namespace, reads_itself: Callable[[str
     """Refuse flag values that cannot work, naming the flag. ``reads_itself(path)``: True for data files the
     recipe reads with its own reader (CoNLL column files, SQuAD JSON), which skip the extension check."""
     if not args.dataset_name and not args.train_file:
-        raise ValueError("pass --dataset_name (e.g. glue with --dataset_config_name sst2) or --train_file")
+        raise ValueError("pass --dataset_name (e.g. glue with --dataset_config_name sst2) or --train_file"
+                         + see("flags-data"))
     # The common checks expect a list of training text files.
     validate_common_args(argparse.Namespace(**{**vars(args), "train_file": [args.train_file] if args.train_file else None}))
     for flag in ("validation_file", "test_file"):
         path = getattr(args, flag)
         if path is not None and not os.path.exists(path):
-            raise FileNotFoundError(f"--{flag} {path!r} does not exist")
+            raise FileNotFoundError(f"--{flag} {path!r} does not exist" + see("data-files"))
     for flag in ("train_file", "validation_file", "test_file"):
         path = getattr(args, flag)
         if path is not None and not (reads_itself and reads_itself(path)):
             file_builder(path, flag)  # an unsupported extension fails before anything is loaded
     for flag in ("max_seq_length", "per_device_train_batch_size", "per_device_eval_batch_size"):
         if getattr(args, flag) < 1:
-            raise ValueError(f"--{flag} must be >= 1, got {getattr(args, flag)}")
+            raise ValueError(f"--{flag} must be >= 1, got {getattr(args, flag)}" + see("training-flags"))
     for flag in ("max_train_samples", "max_eval_samples"):
         if getattr(args, flag) is not None and getattr(args, flag) < 1:
-            raise ValueError(f"--{flag} must be >= 1, got {getattr(args, flag)}")
+            raise ValueError(f"--{flag} must be >= 1, got {getattr(args, flag)}" + see("training-flags"))
     if args.weight_decay < 0:
-        raise ValueError(f"--weight_decay must be >= 0, got {args.weight_decay}")
+        raise ValueError(f"--weight_decay must be >= 0, got {args.weight_decay}" + see("training-flags"))
 
 
 # ----------------------------------------------------------------------------------------------------- data
@@ -166,7 +167,8 @@ def file_builder(path: str, flag: str = "file") -> tuple[str, dict]:
     """The `datasets` builder name and options for a data file, from its extension."""
     extension = os.path.splitext(path)[1].lower()
     if extension not in FILE_BUILDERS:
-        raise ValueError(f"--{flag} {path!r}: unsupported extension {extension!r}; use one of {sorted(FILE_BUILDERS)}")
+        raise ValueError(f"--{flag} {path!r}: unsupported extension {extension!r}; use one of {sorted(FILE_BUILDERS)}"
+                         + see("data-files"))
     return FILE_BUILDERS[extension]
 
 
@@ -272,7 +274,8 @@ def load_tokenizer(args: argparse.Namespace):
     try:
         return AutoTokenizer.from_pretrained(name)
     except (OSError, ValueError) as error:
-        raise OSError(f"no tokenizer found at {name!r} ({error}); pass --tokenizer_name with a saved tokenizer") from error
+        raise OSError(f"no tokenizer found at {name!r} ({error}); pass --tokenizer_name with a saved tokenizer"
+                      + see("no-tokenizer")) from error
 
 
 def load_model(model_name_or_path: str, auto_class, **config_overrides):
@@ -319,7 +322,7 @@ def check_max_seq_length(max_seq_length: int, model, tokenizer=None) -> None:
     limit = getattr(model.config, "max_position_embeddings", None)
     if limit is not None and max_seq_length > limit:
         raise ValueError(f"--max_seq_length {max_seq_length} exceeds the model's max_position_embeddings ({limit}); "
-                         f"pass --max_seq_length {limit} or less")
+                         f"pass --max_seq_length {limit} or less" + see("max-seq-length"))
     if tokenizer is not None and max_seq_length > tokenizer.model_max_length:
         logger.warning("--max_seq_length %d is above the tokenizer's model_max_length %d", max_seq_length,
                        tokenizer.model_max_length)
@@ -357,7 +360,7 @@ class FinetuneTask(TrainingTask):
 
     def __init__(self, dataset, collator, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
         if len(dataset) == 0:
-            raise ValueError("the training data is empty after preprocessing; check --train_file")
+            raise ValueError("the training data is empty after preprocessing; check --train_file" + see("finetune-data"))
         self.dataset, self.collator = dataset, collator
         self.batch_size, self.seed = int(batch_size), int(seed)
         self.rank, self.world_size = rank, world_size

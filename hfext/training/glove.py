@@ -20,6 +20,7 @@ import scipy.sparse as sp
 import torch
 from numba import njit, prange
 
+from ..errors import see
 from .loop import StepResult, TrainingTask
 from .word2vec_kernel import set_threads
 
@@ -41,9 +42,10 @@ class GloVeAdaGrad(torch.optim.Optimizer):
 
     def __init__(self, params, lr: float = 0.05, initial_accumulator_value: float = 1.0):
         if not lr > 0:
-            raise ValueError(f"learning rate must be > 0, got {lr}")
+            raise ValueError(f"learning rate must be > 0, got {lr}" + see("training-flags"))
         if not initial_accumulator_value > 0:
-            raise ValueError(f"initial_accumulator_value must be > 0, got {initial_accumulator_value}")
+            raise ValueError(f"initial_accumulator_value must be > 0, got {initial_accumulator_value}"
+                             + see("pretraining-flags"))
         super().__init__(params, {"lr": lr, "initial_accumulator_value": initial_accumulator_value})
         for group in self.param_groups:
             for p in group["params"]:
@@ -142,6 +144,7 @@ def resolve_backend(backend: str, device: torch.device, num_processes: int) -> s
     if backend == "kernel" and (device.type != "cpu" or num_processes > 1):
         raise ValueError(
             "--backend kernel runs in one CPU process; use --backend torch on a GPU or with several processes"
+            + see("kernel-backend")
         )
     return backend
 
@@ -164,12 +167,12 @@ class GloVeTask(TrainingTask):
     def __init__(self, matrix: sp.spmatrix, batch_entries: int, seed: int, backend: str, optimizer: GloVeAdaGrad,
                  rank: int = 0, world_size: int = 1, threads: int | None = None):
         if batch_entries < 1:
-            raise ValueError(f"batch_entries must be >= 1, got {batch_entries}")
+            raise ValueError(f"batch_entries must be >= 1, got {batch_entries}" + see("pretraining-flags"))
         coo = sp.coo_matrix(matrix)
         keep = coo.data > 0
         if not keep.any():
             raise ValueError("the co-occurrence matrix has no non-zero entries: the corpus has no word pairs "
-                             "within the window (a corpus of one-word sentences?)")
+                             "within the window (a corpus of one-word sentences?)" + see("too-little-data"))
         self.rows = coo.row[keep].astype(np.int64)
         self.cols = coo.col[keep].astype(np.int64)
         self.counts = coo.data[keep].astype(np.float64)

@@ -146,7 +146,7 @@ def _load_checkpoint(accelerator: Accelerator, path: Path, run_config: dict) -> 
     if not state_path.exists():
         raise FileNotFoundError(
             f"{str(path)!r} is not an hfext checkpoint ({STATE_FILE} missing); pass a step_N or epoch_N folder "
-            "written with --checkpointing_steps, or 'latest'"
+            "written with --checkpointing_steps, or 'latest'" + see("resume-no-checkpoint")
         )
     saved = json.loads(state_path.read_text())
     changed = {

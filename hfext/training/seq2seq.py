@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import see
 from .loop import StepResult, TrainingTask
 
 logger = logging.getLogger(__name__)
@@ -41,23 +42,26 @@ def _column_pairs(dataset, source_column: str, target_column: str, source_lang: 
     columns = list(dataset.column_names)
     if source_lang or target_lang:
         if not (source_lang and target_lang):
-            raise ValueError("pass both --source_lang and --target_lang (to read a 'translation' column), or neither")
+            raise ValueError("pass both --source_lang and --target_lang (to read a 'translation' column), or neither"
+                             + see("seq2seq-data"))
         if "translation" not in columns:
-            raise KeyError(f"{where} has no 'translation' column for --source_lang/--target_lang; its columns are {columns}")
+            raise KeyError(f"{where} has no 'translation' column for --source_lang/--target_lang; its columns are {columns}"
+                           + see("seq2seq-data"))
         pairs = dataset["translation"]
         missing = {lang for lang in (source_lang, target_lang) if pairs and lang not in pairs[0]}
         if missing:
-            raise KeyError(f"{where}: 'translation' has no language {sorted(missing)}; it has {sorted(pairs[0])}")
+            raise KeyError(f"{where}: 'translation' has no language {sorted(missing)}; it has {sorted(pairs[0])}"
+                           + see("seq2seq-data"))
         return [p[source_lang] for p in pairs], [p[target_lang] for p in pairs]
     for name, flag in ((source_column, "--source_column"), (target_column, "--target_column")):
         if name not in columns:
-            raise KeyError(f"{where} has no column {name!r} ({flag}); its columns are {columns}")
+            raise KeyError(f"{where} has no column {name!r} ({flag}); its columns are {columns}" + see("seq2seq-data"))
     sources, targets = dataset[source_column], dataset[target_column]
     for i, (source, target) in enumerate(zip(sources, targets)):
         if not isinstance(source, str) or not isinstance(target, str):
             raise TypeError(
                 f"{where}, row {i}: {source_column!r} and {target_column!r} must be strings, got "
-                f"{type(source).__name__} and {type(target).__name__}"
+                f"{type(source).__name__} and {type(target).__name__}" + see("seq2seq-data")
             )
     return list(sources), list(targets)
 
@@ -87,18 +91,19 @@ def load_pairs(
         except Exception as error:  # datasets raises several types for malformed JSON
             raise ValueError(
                 f"could not read {data_files} as JSON lines ({type(error).__name__}: {error}); each line must be an "
-                f'object like {{"{source_column}": "...", "{target_column}": "..."}}'
+                f'object like {{"{source_column}": "...", "{target_column}": "..."}}' + see("seq2seq-data")
             ) from error
         splits = {"train": "train", "validation": "validation" if validation_file else None}
     elif dataset_name:
         raw = load_dataset(dataset_name, dataset_config_name)
         if train_split not in raw:
-            raise KeyError(f"dataset {dataset_name!r} has no split {train_split!r}; it has {list(raw)}")
+            raise KeyError(f"dataset {dataset_name!r} has no split {train_split!r}; it has {list(raw)}"
+                           + see("seq2seq-data"))
         if validation_split and validation_split not in raw:
             logger.warning("dataset %r has no split %r; skipping evaluation", dataset_name, validation_split)
         splits = {"train": train_split, "validation": validation_split if validation_split in raw else None}
     else:
-        raise ValueError("pass --train_file (JSON lines with source/target) or --dataset_name")
+        raise ValueError("pass --train_file (JSON lines with source/target) or --dataset_name" + see("flags-data"))
     result = {}
     for name, split in splits.items():
         if split is None:
@@ -106,7 +111,7 @@ def load_pairs(
         sources, targets = _column_pairs(raw[split], source_column, target_column, source_lang, target_lang,
                                          f"split {split!r}")
         if not sources:
-            raise ValueError(f"split {split!r} is empty")
+            raise ValueError(f"split {split!r} is empty" + see("too-little-data"))
         result[name] = (sources, targets)
     return result
 
@@ -130,9 +135,11 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 8000, tokenizer_type
     from transformers import PreTrainedTokenizerFast
 
     if tokenizer_type not in TOKENIZER_TYPES:
-        raise ValueError(f"--tokenizer_type must be one of {TOKENIZER_TYPES}, got {tokenizer_type!r}")
+        raise ValueError(f"--tokenizer_type must be one of {TOKENIZER_TYPES}, got {tokenizer_type!r}"
+                         + see("pretraining-flags"))
     if vocab_size < len(SPECIAL_TOKENS) + 1:
-        raise ValueError(f"--vocab_size must be > {len(SPECIAL_TOKENS)} (the special tokens), got {vocab_size}")
+        raise ValueError(f"--vocab_size must be > {len(SPECIAL_TOKENS)} (the special tokens), got {vocab_size}"
+                         + see("pretraining-flags"))
     if tokenizer_type == "bpe":
         tokenizer = Tokenizer(models.BPE(unk_token=UNK))
         tokenizer.pre_tokenizer = pre_tokenizers.Metaspace()
@@ -147,7 +154,8 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 8000, tokenizer_type
     tokenizer.normalizer = normalizers.NFKC()
     tokenizer.train_from_iterator(texts, trainer=trainer)
     if tokenizer.get_vocab_size() <= len(SPECIAL_TOKENS):
-        raise ValueError("the training texts produced no tokens: are the source/target columns empty?")
+        raise ValueError("the training texts produced no tokens: are the source/target columns empty?"
+                         + see("too-little-data"))
     eos_id = tokenizer.token_to_id(EOS)
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"$A {EOS}", pair=f"$A {EOS} $B {EOS}", special_tokens=[(EOS, eos_id)]
@@ -218,13 +226,13 @@ class Seq2SeqTask(TrainingTask):
                  pad_token_id: int, decoder_start_token_id: int, label_smoothing: float = 0.0, rank: int = 0,
                  world_size: int = 1, group_by_length: bool = False):
         if len(sources) != len(targets):
-            raise ValueError(f"{len(sources)} sources but {len(targets)} targets")
+            raise ValueError(f"{len(sources)} sources but {len(targets)} targets" + see("seq2seq-data"))
         if not sources:
-            raise ValueError("no training pairs")
+            raise ValueError("no training pairs" + see("too-little-data"))
         if batch_size < 1:
-            raise ValueError(f"--per_device_train_batch_size must be >= 1, got {batch_size}")
+            raise ValueError(f"--per_device_train_batch_size must be >= 1, got {batch_size}" + see("training-flags"))
         if not 0.0 <= label_smoothing < 1.0:
-            raise ValueError(f"--label_smoothing must be in [0, 1), got {label_smoothing}")
+            raise ValueError(f"--label_smoothing must be in [0, 1), got {label_smoothing}" + see("pretraining-flags"))
         self.sources, self.targets = sources, targets
         self.batch_size = int(batch_size)
         self.seed = int(seed)

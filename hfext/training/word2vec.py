@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..data.windows import WindowChunks, build_noise_table, cbow_windows, skipgram_pairs
+from ..errors import see
 from .loop import StepResult, TrainingTask
 from .word2vec_kernel import (
     NO_SUBWORDS,
@@ -48,13 +49,13 @@ def make_optimizer(parameters, backend: str, learning_rate: float):
 
 def resolve_backend(backend: str, device: torch.device, num_processes: int) -> str:
     if backend not in BACKENDS:
-        raise ValueError(f"--backend must be one of {BACKENDS}, got {backend!r}")
+        raise ValueError(f"--backend must be one of {BACKENDS}, got {backend!r}" + see("kernel-backend"))
     if backend == "auto":
         return "kernel" if device.type == "cpu" and num_processes == 1 else "torch"
     if backend == "kernel" and (device.type != "cpu" or num_processes > 1):
         raise ValueError(
             "the kernel backend trains on the CPU in a single process; use --backend torch for GPUs or "
-            "several processes (accelerate launch)"
+            "several processes (accelerate launch)" + see("kernel-backend")
         )
     return backend
 
@@ -91,7 +92,8 @@ class Word2VecTask(TrainingTask):
         self.centers_per_lane = int(centers_per_lane or self.default_centers_per_lane())
         self.objective = config.objective
         if self.fused and self.objective == "softmax":
-            raise ValueError("the kernel backend has no full softmax; use --backend torch for objective='softmax'")
+            raise ValueError("the kernel backend has no full softmax; use --backend torch for objective='softmax'"
+                             + see("kernel-backend"))
         counts = model.word_counts.detach().cpu().numpy()
         self.negative = config.negative if self.objective == "negative_sampling" else 0
         self.noise_table = build_noise_table(counts, config.ns_exponent) if self.negative else np.zeros(1, np.int32)

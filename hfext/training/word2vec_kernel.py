@@ -69,6 +69,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from ..errors import see
+
 # Threads: numba's default layer (OpenMP, sharing torch's libgomp) was the fastest on an idle machine
 # here; on a busy shared machine its spinning threads lose more than the workqueue layer does, so set
 # NUMBA_THREADING_LAYER=workqueue there (see the README's troubleshooting section).
@@ -235,7 +237,8 @@ def _run_lane(first, last, n, v, u, vbuf, ubuf, vslots, uslots, vrows, urows, us
                 v_full = True
         if v_full or u_full:
             if i == first:  # not even one center fits: this workspace was made for a smaller window
-                raise ValueError("word2vec kernel: workspace too small for this chunk; rebuild it with make_workspace")
+                raise ValueError(  # internal: Word2VecTask sizes the workspace for its chunks
+                    "word2vec kernel: workspace too small for this chunk; rebuild it with make_workspace")
             stop = i  # the next center might not fit: merge, and go on from here next round
             break
         a = max(lo[i], i - windows[i])
@@ -484,10 +487,11 @@ def make_subword_table(offsets, rows, num_input_rows: int | None = None) -> Subw
     if offsets.ndim != 1 or len(offsets) < 2 or offsets[0] != 0 or offsets[-1] != len(rows) or (np.diff(offsets) < 0).any():
         raise ValueError(
             f"subword offsets must be a non-decreasing CSR index from 0 to len(rows)={len(rows)}; got "
-            f"{len(offsets)} offsets ending at {offsets[-1] if len(offsets) else None}"
+            f"{len(offsets)} offsets ending at {offsets[-1] if len(offsets) else None}" + see("corrupt-weights")
         )
     if num_input_rows is not None and len(rows) and (rows.min() < 0 or rows.max() >= num_input_rows):
-        raise ValueError(f"subword rows must lie in [0, {num_input_rows}); got {rows.min()}..{rows.max()}")
+        raise ValueError(f"subword rows must lie in [0, {num_input_rows}); got {rows.min()}..{rows.max()}"
+                         + see("corrupt-weights"))
     lengths = np.diff(offsets)
     words = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
     key = words * (int(rows.max(initial=0)) + 1) + rows

@@ -77,3 +77,10 @@ def test_quoted_message_exists_in_the_code(message):
 def test_a_changed_message_is_caught():
     # The check itself can fail: a fragment the code never had is not found.
     assert "no checkpoint found in the moon's output folder" not in joined_source()
+
+
+def test_contents_lists_every_section_in_page_order():
+    text = PAGE.read_text()
+    contents = text[text.index("## Contents"):text.index("\n## ", text.index("## Contents") + 1)]
+    listed = re.findall(r"\]\(#([\w-]+)\)", contents)
+    assert listed == re.findall(r'<a id="([\w-]+)"', text), "regenerate the page's Contents list from its sections"

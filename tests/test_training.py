@@ -146,6 +146,12 @@ def test_torch_backend_learns_like_the_kernel(gensim_data, tmp_path):
     assert results["backend"] == "torch" and results["train_loss"] < 3.6
 
 
+def test_full_softmax_picks_the_autograd_backend_by_default(gensim_data, tmp_path):
+    # the fused kernels have no full softmax: --backend auto must not pick them for --softmax
+    results = run(gensim_data, tmp_path, "--softmax", "--batch_words", "500", "--max_train_steps", "3")
+    assert results["backend"] == "torch" and results["train_steps"] == 3 and np.isfinite(results["train_loss"])
+
+
 def test_continue_training_from_a_saved_model(trained, gensim_data, tmp_path):
     output_dir, results = trained
     more = run(gensim_data, tmp_path, "--model_name_or_path", str(output_dir), "--num_train_epochs", "1")

@@ -150,7 +150,7 @@ def run_embedding_recipe(
         fingerprint = file_fingerprint(args.train_file or [], args.dataset_name, args.dataset_config_name, vocab.words)
         corpus = EncodedCorpus.build(lines(), tokenizer, os.path.join(args.output_dir, ".corpus_cache"), fingerprint=fingerprint)
 
-    backend = resolve_backend(args.backend, accelerator.device, accelerator.num_processes)
+    backend = resolve_backend(args.backend, accelerator.device, accelerator.num_processes, model.config.objective)
     batch_words = args.batch_words or DEFAULT_BATCH_WORDS[backend]
     chunks = WindowChunks(
         corpus, vocab.counts, model.config.window, model.config.sample, batch_words, args.seed,

@@ -22,9 +22,8 @@ from numba import njit, prange
 
 from ..errors import see
 from .loop import StepResult, TrainingTask
-from .word2vec_kernel import set_threads
+from .word2vec_kernel import BACKENDS, resolve_backend, set_threads  # noqa: F401  (the recipe's)
 
-BACKENDS = ("auto", "kernel", "torch")
 DEFAULT_BATCH_ENTRIES = {"kernel": 1 << 20, "torch": 1 << 14}
 GRAD_CLIP = 100.0  # glove.c's grad_clip_value: each gradient coordinate is clipped to +-100
 
@@ -136,17 +135,6 @@ def train_strata(w, w_tilde, b, b_tilde, g_w, g_w_tilde, g_b, g_b_tilde, rows, c
             cost[lane] += c
             used[lane] += u
     return cost.sum(), used.sum()
-
-
-def resolve_backend(backend: str, device: torch.device, num_processes: int) -> str:
-    if backend == "auto":
-        return "kernel" if device.type == "cpu" and num_processes == 1 else "torch"
-    if backend == "kernel" and (device.type != "cpu" or num_processes > 1):
-        raise ValueError(
-            "--backend kernel runs in one CPU process; use --backend torch on a GPU or with several processes"
-            + see("kernel-backend")
-        )
-    return backend
 
 
 def make_optimizer(model, learning_rate: float, bias_learning_rate: float) -> GloVeAdaGrad:

@@ -20,15 +20,16 @@ import torch
 from ..data.windows import WindowChunks, build_noise_table, cbow_windows, skipgram_pairs
 from ..errors import see
 from .loop import StepResult, TrainingTask
-from .word2vec_kernel import (
+from .word2vec_kernel import (  # noqa: F401  (BACKENDS, resolve_backend: used by the recipes)
+    BACKENDS,
     NO_SUBWORDS,
     WORD2VEC_SIGMOID,
     make_workspace,
+    resolve_backend,
     set_threads,
     train_chunk,
 )
 
-BACKENDS = ("auto", "kernel", "torch")
 # Tokens per step. The kernel merges its lanes' rows once per step (per 16k centers a lane at most):
 # 50k measured 1.3x faster than gensim's 10k batches on CBOW with equal quality. Autograd sums a
 # step's gradients at one snapshot, which diverges at word2vec's learning rates beyond a few k pairs.
@@ -45,19 +46,6 @@ def make_optimizer(parameters, backend: str, learning_rate: float):
     if backend == "kernel":
         return torch.optim.SGD(parameters, lr=learning_rate)
     return torch.optim.Adam(parameters, lr=learning_rate)
-
-
-def resolve_backend(backend: str, device: torch.device, num_processes: int) -> str:
-    if backend not in BACKENDS:
-        raise ValueError(f"--backend must be one of {BACKENDS}, got {backend!r}" + see("kernel-backend"))
-    if backend == "auto":
-        return "kernel" if device.type == "cpu" and num_processes == 1 else "torch"
-    if backend == "kernel" and (device.type != "cpu" or num_processes > 1):
-        raise ValueError(
-            "the kernel backend trains on the CPU in a single process; use --backend torch for GPUs or "
-            "several processes (accelerate launch)" + see("kernel-backend")
-        )
-    return backend
 
 
 def _seed_of(*parts: int) -> int:

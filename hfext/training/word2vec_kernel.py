@@ -589,6 +589,26 @@ def _prefaulted(shape) -> np.ndarray:
     return buffer
 
 
+BACKENDS = ("auto", "kernel", "torch")
+
+
+def resolve_backend(backend: str, device, num_processes: int, objective: str | None = None) -> str:
+    """The backend a word2vec, fastText or GloVe run uses: ``auto`` picks these fused kernels in one CPU process
+    (the fast path) and autograd otherwise: on GPUs, in several processes, and for the full softmax, which the
+    kernels don't implement."""
+    if backend not in BACKENDS:
+        raise ValueError(f"--backend must be one of {BACKENDS}, got {backend!r}" + see("kernel-backend"))
+    kernel_fits = device.type == "cpu" and num_processes == 1
+    if backend == "auto":
+        return "kernel" if kernel_fits and objective != "softmax" else "torch"
+    if backend == "kernel" and not kernel_fits:
+        raise ValueError(
+            "the kernel backend trains on the CPU in a single process; use --backend torch for GPUs or "
+            "several processes (accelerate launch)" + see("kernel-backend")
+        )
+    return backend
+
+
 def set_threads(num_threads: int) -> int:
     """Use ``num_threads`` numba threads (capped at what numba has); returns the number used."""
     num_threads = max(1, min(int(num_threads), numba.config.NUMBA_NUM_THREADS))

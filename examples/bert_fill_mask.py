@@ -2,7 +2,7 @@
 """Chapter 9 of the tour: pretrain a small BERT (``hfext-bert``) with masked language modelling and next-sentence
 prediction, then ask it to fill in a masked word.
 
-    python examples/bert_fill_mask.py                 # 2 layers x 128 wide, 1,500 steps: ~90 s on 2 idle cores
+    python examples/bert_fill_mask.py                 # 2 layers x 128 wide, 2,500 steps: ~2.5 min on 2 idle cores
     python examples/bert_fill_mask.py --smoke         # a 1-layer toy, 20 steps: seconds (CI)
     python examples/bert_fill_mask.py --train_file my_corpus.txt --sentence "a sentence with one [MASK] ."
 
@@ -12,7 +12,9 @@ sentence per line and a blank line between documents, BERT's input format. A few
 BERT English from real text (it stays at predicting frequent words), but they can teach it these facts: to
 fill "the capital of france is [MASK] ." it must attend from the mask to "france".
 
-The recipe (``hfext train bert`` = ``recipes/pretrain_bert.py``) trains a WordPiece vocabulary, builds
+The vocabulary of the generated corpus is its ~60 whole words in sorted order, so a run repeats exactly
+(with ``--train_file`` the recipe trains a WordPiece vocabulary instead, whose ties between equally frequent
+merges are broken in no fixed order). The recipe (``hfext train bert`` = ``recipes/pretrain_bert.py``) builds
 ``[CLS] A [SEP] B [SEP]`` pairs (half with a random B: the NSP label), masks 15 % of the tokens (80 % [MASK],
 10 % a random token, 10 % unchanged) and minimises L = L_MLM + L_NSP. The saved folder then works with
 transformers' ``pipeline("fill-mask")``; the picture is its top-5 for the masked sentence.
@@ -62,12 +64,38 @@ def write_capitals_corpus(path: Path, analogies: str, num_documents: int = 1500,
     return len(pairs)
 
 
+def save_word_tokenizer(texts, directory: str) -> int:
+    """A whole-word BERT tokenizer for a small closed vocabulary, saved to ``directory``: every word of ``texts``
+    (after BERT's normaliser and pre-tokeniser) gets an id, the special tokens first and then the words in sorted
+    order, so the same texts always give the same ids. (A trained WordPiece vocabulary is not reproducible on a
+    corpus this small: the trainer breaks ties between equally frequent merges in hash-map order, and a different
+    vocabulary gives a different model.) Returns the vocabulary size."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    from hfext.training.bert import SPECIAL_TOKENS
+
+    normalizer, pre_tokenizer = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
+    words = {word for text in texts for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))}
+    vocab = SPECIAL_TOKENS + sorted(words - set(SPECIAL_TOKENS))
+    tokenizer = Tokenizer(models.WordLevel({word: i for i, word in enumerate(vocab)}, unk_token="[UNK]"))
+    tokenizer.normalizer, tokenizer.pre_tokenizer = normalizer, pre_tokenizer
+    cls, sep = vocab.index("[CLS]"), vocab.index("[SEP]")
+    tokenizer.post_processor = processors.TemplateProcessing(  # [CLS] A [SEP] B [SEP], B with token type 1
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+        mask_token="[MASK]", model_input_names=["input_ids", "token_type_ids", "attention_mask"],
+    ).save_pretrained(directory)
+    return len(vocab)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", default="./bert-capitals", help="where the model is saved")
     parser.add_argument("--out_dir", default=str(REPO / "docs" / "images"), help="where the picture goes")
     parser.add_argument("--train_file", default=None, help="your own corpus (default: the generated capitals corpus)")
-    parser.add_argument("--max_train_steps", type=int, default=None, help="default 1500 (--smoke 20)")
+    parser.add_argument("--max_train_steps", type=int, default=None, help="default 2500 (--smoke 20)")
     parser.add_argument("--sentence", default="the capital of france is [MASK] .", help="a sentence with one [MASK]")
     parser.add_argument("--smoke", action="store_true", help="a 1-layer toy, 20 steps (CI)")
     args = parser.parse_args(argv)
@@ -78,7 +106,7 @@ def main(argv=None) -> int:
     if data is None:
         parser.error("this example trains on gensim's bundled corpus: `pip install gensim`")
     os.makedirs(args.out_dir, exist_ok=True)
-    steps = args.max_train_steps or (20 if args.smoke else 1500)
+    steps = args.max_train_steps or (20 if args.smoke else 2500)
     train_file = args.train_file
     if train_file is None:
         os.makedirs(args.output_dir, exist_ok=True)
@@ -86,14 +114,20 @@ def main(argv=None) -> int:
         pairs = write_capitals_corpus(Path(train_file), os.path.join(data, "questions-words.txt"))
         print(f"corpus: 1,500 generated documents about {pairs} country-capital pairs, e.g.")
         print("  " + Path(train_file).read_text().split("\n\n")[0].replace("\n", "\n  "))
+        # a whole-word vocabulary in a fixed order: the same run gives the same numbers every time
+        tokenizer_dir = os.path.join(args.output_dir, "tokenizer")
+        save_word_tokenizer([Path(train_file).read_text()], tokenizer_dir)
+        vocabulary = ["--tokenizer_name", tokenizer_dir]
+    else:  # your own text: the recipe trains a WordPiece vocabulary
+        vocabulary = ["--vocab_size", "1000" if args.smoke else "2000"]
     if args.smoke:
         size = ["--hidden_size", "32", "--num_hidden_layers", "1", "--num_attention_heads", "2",
-                "--max_seq_length", "32", "--vocab_size", "1000"]
+                "--max_seq_length", "32"]
     else:
         size = ["--hidden_size", "128", "--num_hidden_layers", "2", "--num_attention_heads", "2",
-                "--max_seq_length", "64", "--vocab_size", "2000", "--eval_steps", "300", "--dropout", "0"]
+                "--max_seq_length", "64", "--eval_steps", "300", "--dropout", "0"]
     command = ["train", "bert", "--train_file", train_file, "--output_dir",
-               args.output_dir, *size, "--max_train_steps", str(steps), "--num_train_epochs", "100",
+               args.output_dir, *size, *vocabulary, "--max_train_steps", str(steps), "--num_train_epochs", "100",
                "--learning_rate", "1e-3", "--num_warmup_steps", str(steps // 15), "--seed", "0",
                "--per_device_train_batch_size", "32", "--validation_split_percentage", "5"]
     with quiet():  # the recipe's progress bars and JSON

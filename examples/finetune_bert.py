@@ -2,11 +2,15 @@
 """Chapter 10 of the tour: fine-tune a pretrained BERT on a small sentence-pair task, and the same network
 trained from scratch on the same labelled data, to see what pretraining brings.
 
-    python examples/finetune_bert.py              # pretrain as chapter 9, then 2 x 10 epochs of fine-tuning: ~2.5 min
+    python examples/finetune_bert.py              # pretrain 2,500 steps, then 2 x 10 epochs of fine-tuning: ~3 min
     python examples/finetune_bert.py --smoke      # tiny models, 20 pretraining steps, 1 epoch each: seconds (CI)
+    python examples/finetune_bert.py --seed 1     # another seed for pretraining, the random copy and fine-tuning
 
-1. Pretraining, as chapter 9 (``hfext train bert``): MLM + NSP on documents generated from the 23
-   country-capital pairs of gensim's ``questions-words.txt`` ("the capital of norway is oslo ." ...).
+1. Pretraining, as chapter 9 (``hfext train bert``, 2,500 steps): MLM + NSP on documents generated from the 23
+   country-capital pairs of gensim's ``questions-words.txt`` ("the capital of norway is oslo ." ...). Its
+   held-out MLM and NSP accuracy jump when it learns the city -> country lookup, at a step that depends on
+   the seed (seed 1: between 1,000 and 1,750); after 1,500 steps some seeds had not, and their fine-tuning
+   stayed near chance.
 2. A labelled task in GLUE's RTE format (``index sentence1 sentence2 label``): does "we flew to oslo last
    week ." entail "the city is in norway ." ? Half of the pairs name the right country, half a wrong one. The
    validation countries are not in the training file, so memorising labelled pairs is no help there: the
@@ -14,7 +18,9 @@ trained from scratch on the same labelled data, to see what pretraining brings.
 3. Fine-tuning (``hfext finetune glue --task_name rte``, a classifier on [CLS]) twice with the same flags and
    tokenizer: from the pretrained checkpoint, and from the same architecture randomly initialised.
 
-The picture is validation accuracy after each epoch for both.
+Every run with the same flags gives the same numbers: the vocabulary is the texts' whole words in sorted
+order (chapter 9's ``save_word_tokenizer``), every step is seeded, and torch runs on one thread with
+deterministic algorithms. The picture is validation accuracy after each epoch for both.
 """
 
 from __future__ import annotations
@@ -87,11 +93,11 @@ def write_rte(path: Path, pairs: list[tuple[str, str]], seed: int) -> int:
     return len(rows)
 
 
-def save_random_copy(pretrained: str, output_dir: str) -> None:
+def save_random_copy(pretrained: str, output_dir: str, seed: int = 0) -> None:
     """The pretrained model's architecture and tokenizer with freshly initialised weights."""
     from transformers import AutoConfig, AutoModelForPreTraining, AutoTokenizer
 
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     AutoModelForPreTraining.from_config(AutoConfig.from_pretrained(pretrained)).save_pretrained(output_dir)
     AutoTokenizer.from_pretrained(pretrained).save_pretrained(output_dir)
 
@@ -103,6 +109,8 @@ def main(argv=None) -> int:
     parser.add_argument("--num_train_epochs", type=int, default=None, help="fine-tuning epochs (default 10, --smoke 1)")
     parser.add_argument("--learning_rate", type=float, default=1e-4, help="fine-tuning learning rate")
     parser.add_argument("--validation_countries", type=int, default=6, help="countries held out for validation")
+    parser.add_argument("--pretraining_steps", type=int, default=None, help="default 2500 (--smoke 20)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds pretraining, the random copy and fine-tuning")
     parser.add_argument("--smoke", action="store_true", help="tiny models and step counts (CI)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # see examples/bert_fill_mask.py: two torch processes on 2 cores fight badly
@@ -114,21 +122,37 @@ def main(argv=None) -> int:
     analogies = os.path.join(data, "questions-words.txt")
     epochs = args.num_train_epochs or (1 if args.smoke else 10)
 
-    # 1. pretraining: chapter 9's corpus and recipe
+    # 1. the labelled task: held-out countries in validation
+    pairs = capital_pairs(analogies)
+    held_out = random.Random(0).sample(pairs, args.validation_countries)
+    train_pairs = [p for p in pairs if p not in held_out]
+    train_file, validation_file = Path(args.output_dir, "train.tsv"), Path(args.output_dir, "dev.tsv")
+    n_train = write_rte(train_file, train_pairs, seed=0)
+    n_validation = write_rte(validation_file, held_out, seed=1)
+
+    # 2. pretraining: chapter 9's corpus, recipe and whole-word tokenizer (its vocabulary also covers the task's
+    # words, which the pretraining documents never use, so that fine-tuning meets no [UNK])
     pretrained, scratch = os.path.join(args.output_dir, "pretrained"), os.path.join(args.output_dir, "scratch")
-    corpus = Path(args.output_dir, "capitals.txt")
-    chapter_9().write_capitals_corpus(corpus, analogies)
-    steps = 20 if args.smoke else 1500
+    corpus, tokenizer_dir = Path(args.output_dir, "capitals.txt"), os.path.join(args.output_dir, "tokenizer")
+    ch9 = chapter_9()
+    ch9.write_capitals_corpus(corpus, analogies)
+    texts = [corpus.read_text()]
+    for path in (train_file, validation_file):
+        with open(path, encoding="utf8") as fin:
+            texts.extend(row[1] + " " + row[2] for row in list(csv.reader(fin, delimiter="\t"))[1:])
+    ch9.save_word_tokenizer(texts, tokenizer_dir)
+    steps = args.pretraining_steps or (20 if args.smoke else 2500)
     if args.smoke:
         size = ["--hidden_size", "32", "--num_hidden_layers", "1", "--num_attention_heads", "2",
-                "--max_seq_length", "32", "--vocab_size", "1000"]
+                "--max_seq_length", "32"]
     else:
         size = ["--hidden_size", "128", "--num_hidden_layers", "2", "--num_attention_heads", "2",
-                "--max_seq_length", "64", "--vocab_size", "2000", "--dropout", "0"]
+                "--max_seq_length", "64", "--dropout", "0"]
     with quiet():
         status = hfext_cli(["train", "bert", "--train_file", str(corpus), "--output_dir", pretrained, *size,
-                            "--max_train_steps", str(steps), "--num_train_epochs", "100", "--learning_rate", "1e-3",
-                            "--num_warmup_steps", str(steps // 15), "--seed", "0",
+                            "--tokenizer_name", tokenizer_dir, "--max_train_steps", str(steps),
+                            "--num_train_epochs", "100", "--learning_rate", "1e-3",
+                            "--num_warmup_steps", str(steps // 15), "--seed", str(args.seed),
                             "--per_device_train_batch_size", "32", "--validation_split_percentage", "5"])
     if status:
         return status
@@ -136,15 +160,8 @@ def main(argv=None) -> int:
     print(f"pretrained: {results['num_parameters'] / 1e6:.2f}M parameters, {results['train_steps']} steps in "
           f"{results['train_seconds']:.0f} s, held-out MLM accuracy {results['eval_mlm_accuracy']:.3f}")
     with quiet():
-        save_random_copy(pretrained, scratch)
+        save_random_copy(pretrained, scratch, args.seed)
 
-    # 2. the labelled task: held-out countries in validation
-    pairs = capital_pairs(analogies)
-    held_out = random.Random(0).sample(pairs, args.validation_countries)
-    train_pairs = [p for p in pairs if p not in held_out]
-    train_file, validation_file = Path(args.output_dir, "train.tsv"), Path(args.output_dir, "dev.tsv")
-    n_train = write_rte(train_file, train_pairs, seed=0)
-    n_validation = write_rte(validation_file, held_out, seed=1)
     print(f"task: {n_train} training pairs about {len(train_pairs)} countries, {n_validation} validation pairs "
           f"about {len(held_out)} others ({', '.join(c for _, c in held_out)}), e.g.")
     with open(train_file, encoding="utf8") as fin:
@@ -160,7 +177,7 @@ def main(argv=None) -> int:
                                 "--train_file", str(train_file), "--validation_file", str(validation_file),
                                 "--output_dir", output_dir, "--num_train_epochs", str(epochs),
                                 "--learning_rate", str(args.learning_rate), "--per_device_train_batch_size", "16",
-                                "--max_seq_length", "32", "--seed", "0"])
+                                "--max_seq_length", "32", "--seed", str(args.seed)])
         if status:
             return status
         results = json.loads(Path(output_dir, "all_results.json").read_text())
@@ -178,7 +195,7 @@ def main(argv=None) -> int:
     ax.set_ylabel("validation accuracy")
     ax.set_ylim(0.3, 1.02)
     ax.set_title("does 'we flew to <city> ...' entail 'the city is in <country> .'? (unseen countries)", fontsize=9)
-    ax.legend(loc="center right")
+    ax.legend(loc="lower center", ncol=3)  # one row below the curves: accuracies stay above 0.45
     out = os.path.join(args.out_dir, "bert_finetuning.png")
     save_figure(fig, out)
     print(f"wrote {out}")

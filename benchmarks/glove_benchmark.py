@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "recipes"))
 
-from word2vec_vs_gensim import evaluate, gensim_test_data, machine_info  # noqa: E402
+from word2vec_vs_gensim import evaluate, gensim_test_data, machine_info
 
 
 def run(x_max: float, epochs: int, workers: int, directory: str) -> dict:
@@ -80,12 +80,12 @@ def main(argv=None) -> dict:
     info = machine_info()
     lines = [
         "# hfext GloVe benchmark", "",
-        f"Date: {info['date']}; CPU: {info['cpu']} ({info['usable_cores']} usable cores); torch {info['torch']}, "
-        f"numba {info['numba']}. Corpus: head500.noblanks.cor ({rows[0]['corpus_words']:,} words), min_count 5, "
-        f"window 15 (1/distance, symmetric), dim 100, AdaGrad lr 0.05, {args.epochs} epochs, {args.workers} kernel lanes.", "",
+        (f"Date: {info['date']}; CPU: {info['cpu']} ({info['usable_cores']} usable cores); torch {info['torch']}, "
+         f"numba {info['numba']}. Corpus: head500.noblanks.cor ({rows[0]['corpus_words']:,} words), min_count 5, "
+         f"window 15 (1/distance, symmetric), dim 100, AdaGrad lr 0.05, {args.epochs} epochs, {args.workers} kernel lanes."), "",
         f"Command: `python benchmarks/glove_benchmark.py {' '.join(argv or sys.argv[1:])}`".rstrip(), "",
-        "| x_max | vocab | non-zero entries | co-occurrence s | train s/epoch | entries/s | analogy semantic | "
-        "analogy syntactic | analogy total | WS353 ρ | SimLex-999 ρ |",
+        ("| x_max | vocab | non-zero entries | co-occurrence s | train s/epoch | entries/s | analogy semantic | "
+         "analogy syntactic | analogy total | WS353 ρ | SimLex-999 ρ |"),
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

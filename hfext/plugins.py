@@ -125,7 +125,7 @@ def load_plugins(force: bool = False) -> dict[str, PluginInfo]:
             try:
                 _register(entry_point.load(), info)
                 info.status = "loaded"
-            except Exception as error:  # one broken plugin must never stop the others
+            except Exception as error:  # noqa: BLE001  (one broken plugin must never stop the others)
                 info.status = "failed"
                 info.error = f"{type(error).__name__}: {error}"
                 pointer = "" if "troubleshooting.md#" in info.error else see("plugin-failed")

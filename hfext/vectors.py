@@ -148,8 +148,8 @@ def _entry_bytes(word, vector, binary):
     ``word + b" " + float32 bytes`` with *no* trailing newline, exactly as gensim writes them.
     """
     if binary:
-        return f"{word} ".encode("utf8") + vector.astype("<f4").tobytes()
-    return f"{word} {' '.join(str(val) for val in vector)}\n".encode("utf8")
+        return f"{word} ".encode() + vector.astype("<f4").tobytes()
+    return f"{word} {' '.join(str(val) for val in vector)}\n".encode()
 
 
 def _looks_binary(raw):
@@ -727,11 +727,11 @@ class KeyedVectors:
             logger.info("storing vocabulary in %s", fvocab)
             with _atomic_open(fvocab) as vout:
                 for i in order:
-                    vout.write(f"{self.index_to_key[i]} {self.counts[i]}\n".encode("utf8"))
+                    vout.write(f"{self.index_to_key[i]} {self.counts[i]}\n".encode())
         logger.info("storing %sx%s projection weights into %s", total_vec, self.vector_size, fname)
         with _atomic_open(fname) as fout:
             if write_header:
-                fout.write(f"{total_vec} {self.vector_size}\n".encode("utf8"))
+                fout.write(f"{total_vec} {self.vector_size}\n".encode())
             for i in order:
                 fout.write(_entry_bytes(self.index_to_key[i], self._vectors[i], binary))
 
@@ -815,10 +815,10 @@ class KeyedVectors:
             raise FileNotFoundError(f"No such file: '{path}'" + see("vectors-file-format"))
         with safe_open(path, framework="np") as f:
             metadata = f.metadata() or {}
-            if metadata.get("format") != "hfext.KeyedVectors" or "vectors" not in f.keys():
+            if metadata.get("format") != "hfext.KeyedVectors" or "vectors" not in f.keys():  # noqa: SIM118  (safe_open has no __contains__)
                 raise ValueError(f"{path} is not a file written by KeyedVectors.save()" + see("vectors-file-format"))
             vectors = f.get_tensor("vectors")
-            counts = f.get_tensor("counts") if "counts" in f.keys() else None
+            counts = f.get_tensor("counts") if "counts" in f.keys() else None  # noqa: SIM118
         return cls(vectors, json.loads(metadata["index_to_key"]), counts=counts)
 
     # ------------------------------------------------------------------ from hfext models

@@ -21,7 +21,6 @@ import hfext  # noqa: F401
 from hfext.cli import main
 from hfext.convert import BertCheckpointError, convert_hf_bert
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 

@@ -10,7 +10,6 @@ from test_bert_model import CORPUS, wordpiece_tokenizer
 from hfext.data import DataCollatorForBertPretraining, build_nsp_examples, mask_tokens
 from hfext.errors import see
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 

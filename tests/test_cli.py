@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 gensim = pytest.importorskip("gensim")
-from gensim.models import KeyedVectors as GensimKV  # noqa: E402
+from gensim.models import KeyedVectors as GensimKV
 
-from hfext.cli import main  # noqa: E402
-from hfext.vectors import KeyedVectors  # noqa: E402
+from hfext.cli import main
+from hfext.vectors import KeyedVectors
 
 DATA = os.path.join(os.path.dirname(gensim.__file__), "test", "test_data")
 LEE = os.path.join(DATA, "lee_background.cor")
@@ -162,7 +162,7 @@ def test_eval_similarity_matches_keyedvectors(capsys, model_dir, kv):
 def test_eval_similarity_delimiter(capsys, model_dir, kv, tmp_path):
     pairs = tmp_path / "pairs.csv"
     pairs.write_text("# word1,word2,score\ngovernment,police,7.5\nfire,police,3.0\ngovernment,fire,1.0\n")
-    pearson, spearman, oov = kv.evaluate_word_pairs(str(pairs), delimiter=",")
+    _pearson, spearman, oov = kv.evaluate_word_pairs(str(pairs), delimiter=",")
     code, out, err = run(capsys, "eval", "similarity", model_dir, str(pairs), "--delimiter", ",", "--json")
     assert code == 0, err
     assert json.loads(out)["spearman"] == spearman[0] and json.loads(out)["oov_ratio"] == oov == 0
@@ -259,12 +259,12 @@ def test_bad_model_dirs(capsys, model_dir, tmp_path):
 
 
 def test_console_script(model_dir, capsys):
-    result = subprocess.run([HFEXT, "neighbors", model_dir, "governmnet"], capture_output=True, text=True, timeout=120)
+    result = subprocess.run([HFEXT, "neighbors", model_dir, "governmnet"], check=False, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2  # a real process exit status
     assert "hfext: error: word 'governmnet' is not in the vocabulary" in result.stderr
     assert "Traceback" not in result.stderr and result.stdout == ""
 
-    result = subprocess.run([HFEXT, "eval", "similarity", model_dir, WORDSIM, "--json"], capture_output=True, text=True,
+    result = subprocess.run([HFEXT, "eval", "similarity", model_dir, WORDSIM, "--json"], check=False, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
     _, out, _ = run(capsys, "eval", "similarity", model_dir, WORDSIM, "--json")

@@ -42,7 +42,7 @@ def test_encoded_corpus_drops_unknown_words_and_splits_long_sentences(tmp_path):
     corpus = EncodedCorpus.build(lines, vocab.to_tokenizer(), tmp_path / "c", max_sentence_length=3)
     ids = {w: i for i, w in enumerate(vocab.words)}
     flat = np.asarray(corpus.ids).tolist()
-    assert flat == [ids[w] for w in "a b a b a a a a a a".split()]
+    assert flat == [ids[w] for w in ["a", "b", "a", "b", "a", "a", "a", "a", "a", "a"]]
     assert np.asarray(corpus.offsets).tolist() == [0, 3, 5, 8, 10]  # empty line skipped, 5 a's -> 3 + 2
     assert corpus.raw_words == 12
 
@@ -87,7 +87,7 @@ def test_windows_never_cross_sentences_and_respect_dynamic_width(tmp_path):
         assert (chunk.windows >= 1).all() and (chunk.windows <= 4).all()
         sources, targets = skipgram_pairs(chunk)
         assert sorted(zip(sources.tolist(), targets.tolist())) == brute_force_pairs(chunk)
-        context, mask, centers = cbow_windows(chunk)
+        _context, mask, _centers = cbow_windows(chunk)
         assert mask.sum() == len(sources)  # CBOW sees the same (context, center) pairs
         seen += len(chunk)
     assert seen == corpus.num_tokens  # sample=0: every token, each exactly once per epoch

@@ -23,7 +23,6 @@ from transformers import AutoConfig, AutoModel, AutoModelForPreTraining, AutoTok
 
 import hfext  # noqa: F401
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 

@@ -7,8 +7,8 @@ import pytest
 
 fasttext = pytest.importorskip("fasttext")
 
-from hfext.convert import convert_fasttext_bin, save_fasttext_bin  # noqa: E402
-from hfext.vectors import KeyedVectors  # noqa: E402
+from hfext.convert import convert_fasttext_bin, save_fasttext_bin
+from hfext.vectors import KeyedVectors
 
 # The .bin files in gensim's test data that Facebook's fastText 0.9 itself can read (version 12).
 FACEBOOK_READABLE = ["lee_fasttext_new.bin", "crime-and-punishment.bin", "toy-model.bin", "toy-model-pretrained.bin"]

@@ -21,7 +21,6 @@ from transformers import (
 from hfext.cli import main
 from hfext.convert import GPT2FormatError, convert_hf_gpt2
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 

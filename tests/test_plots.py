@@ -38,7 +38,7 @@ def test_pca_is_the_top_two_principal_components():
     coords = project_2d(vectors)
     np.testing.assert_allclose(coords.mean(0), 0, atol=1e-9)
     centred = vectors - vectors.mean(0)
-    eigenvalues, eigenvectors = np.linalg.eigh(np.cov(centred.T))
+    _eigenvalues, eigenvectors = np.linalg.eigh(np.cov(centred.T))
     top = eigenvectors[:, ::-1][:, :2]
     np.testing.assert_allclose(np.abs(coords), np.abs(centred @ top), atol=1e-8)  # equal up to the sign of each axis
     assert coords[:, 0].var() >= coords[:, 1].var()

@@ -124,7 +124,7 @@ def plugin_path(tmp_path_factory):
     result = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
          "--disable-pip-version-check", "--target", str(target), *sources],
-        capture_output=True, text=True,
+        capture_output=True, check=False, text=True,
     )
     assert result.returncode == 0, f"pip could not install the plugin fixtures (is setuptools installed?):\n{result.stderr}"
     assert sorted(p.name for p in target.glob("*.dist-info")) == [
@@ -158,7 +158,7 @@ def _run(script, plugin_dir=None, **env_extra):
         env["PYTHONPATH"] = str(plugin_dir)
     env.update(env_extra)
     code = _PRELUDE + textwrap.dedent(script) + "\nprint(json.dumps(report))\n"
-    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", code], check=False, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
 
@@ -225,7 +225,7 @@ def test_plugin_package_is_not_importable_without_the_target_dir(with_plugins):
 
 
 def test_third_party_plugin_loads_through_its_entry_point(with_plugins):
-    report, stderr = with_plugins
+    report, _stderr = with_plugins
     assert report["toy"] == {"config": "hfext_toyplugin.modeling_toy.ToyConfig",
                              "model": "hfext_toyplugin.modeling_toy.ToyModel", "reloaded": "ToyModel",
                              "hidden_size": 3, "same_output": True, "same_weights": True}

@@ -16,7 +16,6 @@ from transformers import (
 import hfext  # noqa: F401
 from hfext.loading import UnsafeWeightsError, load_pretrained
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models: threads only contend
 
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 gensim = pytest.importorskip("gensim")
-from gensim.models import KeyedVectors as GensimKV  # noqa: E402
-from gensim.models import Word2Vec  # noqa: E402
+from gensim.models import KeyedVectors as GensimKV
+from gensim.models import Word2Vec
 
-import hfext.vectors  # noqa: E402
-from hfext.vectors import KeyedVectors  # noqa: E402
+import hfext.vectors
+from hfext.vectors import KeyedVectors
 
 DATA = os.path.join(os.path.dirname(gensim.__file__), "test", "test_data")
 QUESTIONS = os.path.join(DATA, "questions-words.txt")
@@ -148,12 +148,12 @@ def test_zero_vectors_give_no_nan():
 @pytest.mark.parametrize(
     "kwargs",
     [
-        dict(positive=["government"]),
-        dict(positive="government", topn=3),
-        dict(positive=["Australia", "president"], negative=["Australian"], topn=7),
-        dict(positive=[("police", 2.0), "fire"], negative=[("the", -0.5)]),
-        dict(positive=["police"], restrict_vocab=500),
-        dict(positive=["police", "government"], topn=5000),  # more than the vocabulary
+        {"positive": ["government"]},
+        {"positive": "government", "topn": 3},
+        {"positive": ["Australia", "president"], "negative": ["Australian"], "topn": 7},
+        {"positive": [("police", 2.0), "fire"], "negative": [("the", -0.5)]},
+        {"positive": ["police"], "restrict_vocab": 500},
+        {"positive": ["police", "government"], "topn": 5000},  # more than the vocabulary
     ],
 )
 def test_most_similar_matches_gensim(trained, kwargs):
@@ -235,10 +235,10 @@ def test_doesnt_match_matches_gensim(trained, caplog):
 @pytest.mark.parametrize(
     "kwargs",
     [
-        dict(),
-        dict(restrict_vocab=600),
-        dict(case_insensitive=False),
-        dict(dummy4unknown=True, restrict_vocab=500),
+        {},
+        {"restrict_vocab": 600},
+        {"case_insensitive": False},
+        {"dummy4unknown": True, "restrict_vocab": 500},
     ],
 )
 def test_evaluate_word_analogies_matches_gensim(analogy_model, kwargs):
@@ -277,7 +277,7 @@ def test_evaluate_word_analogies_needs_section_header(tmp_path):
 
 @pytest.mark.parametrize("pairs", ["wordsim353.tsv", "simlex999.txt"])
 @pytest.mark.parametrize(
-    "kwargs", [dict(), dict(restrict_vocab=1000), dict(dummy4unknown=True), dict(case_insensitive=False)]
+    "kwargs", [{}, {"restrict_vocab": 1000}, {"dummy4unknown": True}, {"case_insensitive": False}]
 )
 def test_evaluate_word_pairs_matches_gensim(trained, pairs, kwargs):
     g, kv = trained
@@ -297,7 +297,7 @@ def test_evaluate_word_pairs_matches_gensim(trained, pairs, kwargs):
 @pytest.mark.parametrize("binary", [False, True])
 def test_written_bytes_equal_gensim(trained, tmp_path, binary):
     g, kv = trained
-    for name, kwargs in [("plain", {}), ("nohdr", dict(write_header=False)), ("total", dict(total_vec=12345))]:
+    for name, kwargs in [("plain", {}), ("nohdr", {"write_header": False}), ("total", {"total_vec": 12345})]:
         ours_path, gensim_path = tmp_path / f"ours_{name}", tmp_path / f"gensim_{name}"
         kv.save_word2vec_format(str(ours_path), binary=binary, **kwargs)
         g.save_word2vec_format(str(gensim_path), binary=binary, **kwargs)
@@ -340,7 +340,7 @@ def test_round_trip_with_gensim(trained, tmp_path, binary):
 
 
 def test_fvocab_round_trip(trained, tmp_path):
-    g, kv = trained
+    _g, kv = trained
     path, vocab = str(tmp_path / "v.txt"), str(tmp_path / "vocab.txt")
     kv.save_word2vec_format(path, fvocab=vocab)
     back = GensimKV.load_word2vec_format(path, fvocab=vocab)
@@ -352,14 +352,14 @@ def test_fvocab_round_trip(trained, tmp_path):
 @pytest.mark.parametrize(
     "name, kwargs",
     [
-        ("euclidean_vectors.bin", dict(binary=True)),
-        ("high_precision.kv.bin", dict(binary=True)),
-        ("high_precision.kv.txt", dict()),
-        ("crime-and-punishment.vec", dict()),
-        ("lee_fasttext.vec", dict(limit=100)),
-        ("test_glove.txt", dict(no_header=True)),
-        ("test_glove.txt", dict(no_header=True, limit=7)),
-        ("high_precision.kv.txt", dict(datatype=np.float64)),
+        ("euclidean_vectors.bin", {"binary": True}),
+        ("high_precision.kv.bin", {"binary": True}),
+        ("high_precision.kv.txt", {}),
+        ("crime-and-punishment.vec", {}),
+        ("lee_fasttext.vec", {"limit": 100}),
+        ("test_glove.txt", {"no_header": True}),
+        ("test_glove.txt", {"no_header": True, "limit": 7}),
+        ("high_precision.kv.txt", {"datatype": np.float64}),
     ],
 )
 def test_shipped_files_load_like_gensim(tmp_path, name, kwargs):
@@ -450,10 +450,10 @@ def test_text_read_as_binary_and_binary_read_as_text(trained, tmp_path):
         ("1 2\na 1 2\nb 3 4\n", {}, "line 3: the header declares 1 vectors but the file has more", "damaged"),
         ("the 0.1 0.2\nof 0.3 0.4\n", {}, "line 1: expected a header '<count> <dimensions>'", "format"),
         ("the 0.1 0.2\nof 0.3 0.4\n", {}, "no_header=True", "format"),
-        ("a 1 2\nb 3 4 5\n", dict(no_header=True), "line 2: expected 2 values after the word 'b', found 3", "damaged"),
-        ("", dict(no_header=True), "no vectors found", "damaged"),
-        ("2 2\na 1 2\n", dict(binary=True), "unexpected end of file", "damaged"),
-        ("2 2\n", dict(binary=True, no_header=True), "only works for text files", "format"),
+        ("a 1 2\nb 3 4 5\n", {"no_header": True}, "line 2: expected 2 values after the word 'b', found 3", "damaged"),
+        ("", {"no_header": True}, "no vectors found", "damaged"),
+        ("2 2\na 1 2\n", {"binary": True}, "unexpected end of file", "damaged"),
+        ("2 2\n", {"binary": True, "no_header": True}, "only works for text files", "format"),
     ],
 )
 def test_malformed_files(tmp_path, content, kwargs, message, section):

@@ -5,9 +5,22 @@ results whatever the thread count."""
 import numpy as np
 import pytest
 import torch
+from hfext_word2vec import (
+    CBOWConfig,
+    CBOWModel,
+    SkipGramConfig,
+    SkipGramModel,
+    build_huffman_tree,
+)
 
-from hfext.training.word2vec_kernel import EXP_TABLE_SIZE, MAX_EXP, SIGMOID_TABLE, make_workspace, set_threads, train_chunk
-from hfext_word2vec import CBOWConfig, CBOWModel, SkipGramConfig, SkipGramModel, build_huffman_tree
+from hfext.training.word2vec_kernel import (
+    EXP_TABLE_SIZE,
+    MAX_EXP,
+    SIGMOID_TABLE,
+    make_workspace,
+    set_threads,
+    train_chunk,
+)
 
 NO_TREE = (np.zeros((0, 0), np.int32), np.zeros((0, 0), np.int8), np.zeros(0, np.int32))
 
@@ -99,7 +112,7 @@ def test_kernel_equals_sequential_lanes_reference(cbow, objective, lanes):
     tree = tree_arrays(counts) if hs else NO_TREE
     negative = 0 if hs else 3
     expected_v, expected_u = reference(v, u, ids, windows, cbow, negative, 4, tree, 0.05, lanes)
-    loss, count = run_kernel(v, u, ids, windows, cbow, negative, (4,), tree, lanes=lanes)
+    _loss, count = run_kernel(v, u, ids, windows, cbow, negative, (4,), tree, lanes=lanes)
     np.testing.assert_allclose(v, expected_v, atol=2e-5)
     np.testing.assert_allclose(u, expected_u, atol=2e-5)
     assert count == (n if cbow else sum(min(n, i + w + 1) - max(0, i - w) - 1 for i, w in enumerate(windows)))

@@ -6,11 +6,17 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from hfext_word2vec import (
+    CBOWConfig,
+    CBOWModel,
+    SkipGramConfig,
+    SkipGramModel,
+    build_huffman_tree,
+)
 from transformers import AutoConfig, AutoModel, AutoTokenizer
 
 import hfext  # noqa: F401
 from hfext.data import Vocabulary
-from hfext_word2vec import CBOWConfig, CBOWModel, SkipGramConfig, SkipGramModel, build_huffman_tree
 
 
 def make(model_cls, config_cls, **kwargs):
@@ -26,12 +32,12 @@ def make(model_cls, config_cls, **kwargs):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(vector_size=0), "vector_size"),
-        (dict(window=0), "window"),
-        (dict(negative=-1), "negative"),
-        (dict(negative=0), "needs negative >= 1"),
-        (dict(objective="nce"), "objective must be one of"),
-        (dict(sample=-1.0), "sample"),
+        ({"vector_size": 0}, "vector_size"),
+        ({"window": 0}, "window"),
+        ({"negative": -1}, "negative"),
+        ({"negative": 0}, "needs negative >= 1"),
+        ({"objective": "nce"}, "objective must be one of"),
+        ({"sample": -1.0}, "sample"),
     ],
 )
 def test_config_rejects_bad_values(kwargs, message):
@@ -120,7 +126,7 @@ def test_save_and_auto_load_round_trip_exactly(tmp_path, objective):
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, loaded.state_dict()[name]), name
     # derived state (Huffman tree from the loaded counts) is rebuilt correctly after meta-device loading
-    batch = dict(input_ids=torch.tensor([1, 2]), labels=torch.tensor([3, 4]), negative_ids=torch.tensor([[5], [6]]))
+    batch = {"input_ids": torch.tensor([1, 2]), "labels": torch.tensor([3, 4]), "negative_ids": torch.tensor([[5], [6]])}
     torch.testing.assert_close(model(**batch).loss, loaded(**batch).loss)
 
 

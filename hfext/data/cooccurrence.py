@@ -221,7 +221,7 @@ def load_cooccurrence(path: str | os.PathLike) -> tuple[sp.csr_matrix, list[str]
             arrays = {name: f.get_tensor(name) for name in ("indptr", "indices", "data")}
     except ValueError:
         raise
-    except Exception as error:  # safetensors raises its own error type for damaged files
+    except Exception as error:  # noqa: BLE001  (safetensors raises its own error type for damaged files)
         raise ValueError(f"{not_ours} ({error})" + see("data-cache")) from None
     shape = tuple(json.loads(metadata["shape"]))
     matrix = sp.csr_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape)

@@ -193,9 +193,8 @@ class EncodedCorpus:
         """
         directory = Path(directory)
         meta_path = directory / "meta.json"
-        if fingerprint and meta_path.exists():
-            if json.loads(meta_path.read_text()).get("fingerprint") == fingerprint:
-                return cls(directory)
+        if fingerprint and meta_path.exists() and json.loads(meta_path.read_text()).get("fingerprint") == fingerprint:
+            return cls(directory)
         directory.mkdir(parents=True, exist_ok=True)
         backend = tokenizer.backend_tokenizer if hasattr(tokenizer, "backend_tokenizer") else tokenizer
         unk_id = backend.token_to_id(UNK_TOKEN)

@@ -97,7 +97,7 @@ class WindowChunks:
         else:
             windows = np.full(len(ids), self.window, dtype=np.int32)
         # Unknown words were dropped at encoding; count them in proportion, as gensim's words/s does.
-        raw_words = int(round(len(kept) * self.corpus.raw_words / max(self.corpus.num_tokens, 1)))
+        raw_words = round(len(kept) * self.corpus.raw_words / max(self.corpus.num_tokens, 1))
         return WindowChunk(ids.astype(np.int32), lo.astype(np.int64), hi.astype(np.int64), windows, raw_words)
 
 

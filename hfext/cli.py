@@ -1122,7 +1122,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
-    except CLIError as error:
+    except DocumentedError as error:  # a user mistake (CLIError) or one the library explains: no traceback
         if os.environ.get("HFEXT_DEBUG"):
             raise
         print(f"hfext: error: {error}", file=sys.stderr)

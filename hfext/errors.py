@@ -34,3 +34,9 @@ class DocumentedError(Exception):
     def __str__(self) -> str:
         text = str(self.args[0]) if len(self.args) == 1 else super().__str__()  # (KeyError would quote it)
         return text + see(self.docs) if self.docs and f"{TROUBLESHOOTING}#" not in text else text
+
+
+class MissingDependencyError(DocumentedError, ImportError):
+    """An optional package that one command needs is not installed; the message says which and how to get it."""
+
+    docs = "optional-dependency"

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import see
+from .errors import MissingDependencyError, see
 
 logger = logging.getLogger(__name__)
 
@@ -79,8 +79,8 @@ def project_2d(vectors: np.ndarray, method: str = "pca", seed: int = 0) -> np.nd
     try:
         from sklearn.manifold import TSNE
     except ImportError:
-        raise ImportError("t-SNE needs scikit-learn: `pip install scikit-learn`, or use PCA"
-                          + see("optional-dependency")) from None
+        raise MissingDependencyError("t-SNE needs scikit-learn: `pip install scikit-learn` (or \"hfext[plots]\"), "
+                                     "or use PCA") from None
     perplexity = min(30.0, max(1.0, (len(vectors) - 1) / 3))
     return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(vectors)
 
@@ -131,7 +131,7 @@ def pyplot():
     try:
         import matplotlib
     except ImportError:  # not one of hfext's dependencies: only the plots need it
-        raise ImportError("plots need matplotlib: `pip install matplotlib`" + see("optional-dependency")) from None
+        raise MissingDependencyError("plots need matplotlib: `pip install matplotlib` (or \"hfext[plots]\")") from None
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -98,3 +98,20 @@ def test_cli(tmp_path, capital_vectors, capsys, gensim_data):
     assert cli_main(["plot", "pca", str(tmp_path / "model"), "--analogy_section", "family",
                      "--analogies_file", str(gensim_data / "questions-words.txt"), "--out", str(out)]) == 2
     assert "no pair of section 'family'" in capsys.readouterr().err
+
+
+def test_a_missing_matplotlib_is_one_clear_line(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from hfext.errors import MissingDependencyError, see
+    from hfext.plots import pyplot
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
+    with pytest.raises(ImportError, match=r"plots need matplotlib: `pip install matplotlib`") as error:
+        pyplot()
+    assert isinstance(error.value, MissingDependencyError) and str(error.value).endswith(see("optional-dependency"))
+    # the CLI reports it like its own mistakes: one line, exit status 2, nothing written
+    assert cli_main(["plot", "kernel-regression", "--out", str(tmp_path / "fit.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hfext: error: plots need matplotlib") and "Traceback" not in err
+    assert not list(tmp_path.iterdir())

@@ -30,7 +30,7 @@ import os
 import numpy as np
 import torch
 
-from ..errors import DocumentedError, see
+from ..errors import DocumentedError, MissingDependencyError, see
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def load_allennlp_elmo(options_file: str | os.PathLike, weight_file: str | os.Pa
     try:
         import h5py
     except ImportError:  # pragma: no cover - h5py is a dev extra
-        raise ImportError("reading ELMo .hdf5 weights needs h5py: pip install h5py" + see("convert-elmo")) from None
+        raise MissingDependencyError("reading ELMo .hdf5 weights needs h5py: `pip install h5py`") from None
     from hfext_elmo import ElmoConfig
     from transformers import AutoModel
 

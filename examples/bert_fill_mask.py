@@ -34,7 +34,7 @@ import torch
 import hfext  # noqa: F401  (registers hfext-bert with the Auto classes)
 from hfext.cli import main as hfext_cli
 from hfext.data import gensim_test_data
-from hfext.plots import pyplot, save_figure
+from hfext.plots import analogy_pairs, pyplot, save_figure
 from hfext.tour import quiet
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,19 +43,16 @@ TEMPLATES = ["{city} is the capital of {country} .", "the capital of {country} i
              "the president of {country} lives in {city} .", "{city} is the largest city in {country} ."]
 
 
+def capital_pairs(analogies: str) -> list[tuple[str, str]]:
+    """The (city, country) pairs of the analogy file's capital-common-countries section, lower-cased, sorted."""
+    return sorted((city.lower(), country.lower()) for country, city in analogy_pairs(analogies, "capital-common-countries"))
+
+
 def write_capitals_corpus(path: Path, analogies: str, num_documents: int = 1500, seed: int = 0) -> int:
     """Documents of 4 sentences about one (country, capital) pair of the analogy file's
     capital-common-countries section; returns the number of pairs."""
-    pairs, section = set(), None
-    with open(analogies, encoding="utf8") as fin:
-        for line in fin:
-            if line.startswith(":"):
-                section = line[1:].strip()
-            elif section == "capital-common-countries":
-                city, country, city2, country2 = line.lower().split()
-                pairs.update([(city, country), (city2, country2)])
     rng = random.Random(seed)
-    pairs = sorted(pairs)
+    pairs = capital_pairs(analogies)
     documents = []
     for _ in range(num_documents):
         city, country = rng.choice(pairs)

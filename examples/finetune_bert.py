@@ -58,19 +58,6 @@ def chapter_9():
     return module
 
 
-def capital_pairs(analogies: str) -> list[tuple[str, str]]:
-    """The (city, country) pairs of the analogy file's capital-common-countries section, sorted."""
-    pairs, section = set(), None
-    with open(analogies, encoding="utf8") as fin:
-        for line in fin:
-            if line.startswith(":"):
-                section = line[1:].strip()
-            elif section == "capital-common-countries":
-                city, country, city2, country2 = line.lower().split()
-                pairs.update([(city, country), (city2, country2)])
-    return sorted(pairs)
-
-
 def write_rte(path: Path, pairs: list[tuple[str, str]], seed: int) -> int:
     """One entailed and one not-entailed example per (pair, premise, hypothesis) in RTE's TSV layout. The
     wrong country is another of ``pairs``: drawn from every country, the validation countries would appear in
@@ -123,7 +110,8 @@ def main(argv=None) -> int:
     epochs = args.num_train_epochs or (1 if args.smoke else 10)
 
     # 1. the labelled task: held-out countries in validation
-    pairs = capital_pairs(analogies)
+    ch9 = chapter_9()
+    pairs = ch9.capital_pairs(analogies)
     held_out = random.Random(0).sample(pairs, args.validation_countries)
     train_pairs = [p for p in pairs if p not in held_out]
     train_file, validation_file = Path(args.output_dir, "train.tsv"), Path(args.output_dir, "dev.tsv")
@@ -134,7 +122,6 @@ def main(argv=None) -> int:
     # words, which the pretraining documents never use, so that fine-tuning meets no [UNK])
     pretrained, scratch = os.path.join(args.output_dir, "pretrained"), os.path.join(args.output_dir, "scratch")
     corpus, tokenizer_dir = Path(args.output_dir, "capitals.txt"), os.path.join(args.output_dir, "tokenizer")
-    ch9 = chapter_9()
     ch9.write_capitals_corpus(corpus, analogies)
     texts = [corpus.read_text()]
     for path in (train_file, validation_file):

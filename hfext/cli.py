@@ -17,6 +17,7 @@
     hfext plot pca MODEL_DIR --analogy_section capital-common-countries --out capitals.png   (or plot tsne)
     hfext plot kernel-regression --out fit.png --heatmap weights.png   Nadaraya-Watson attention pooling
     hfext plot attention MODEL_DIR "a b c" --out attention.png   where a trained Transformer attends
+    hfext explain pickle-weights                              the troubleshooting section an error points to
     hfext cooccurrence corpus.txt --window 1 [--vocab 'I,like,...'] [--out X.tsv]   the lecture's co-occurrence table
 
 Every command that takes a ``MODEL_DIR`` works on a word-vector model directory (one whose config declares
@@ -916,6 +917,40 @@ def cmd_tour(args) -> int:
     return 1 if failed else 0
 
 
+def _troubleshooting_sections() -> dict[str, tuple[str, str]]:
+    """anchor -> (title, text) of each section of docs/troubleshooting.md, read from the source checkout
+    (like the recipes, the page ships with the source tree)."""
+    from hfext.errors import TROUBLESHOOTING
+
+    page = _recipes_dir().parent / TROUBLESHOOTING
+    if not page.is_file():
+        raise CLIError(f"the troubleshooting page is not installed: expected it at '{page}'; it ships with the hfext "
+                       f"source tree (read {TROUBLESHOOTING} in the repository)", docs="recipes-and-tour")
+    sections = {}
+    for block in re.split(r"^(?=## )", page.read_text(encoding="utf8"), flags=re.MULTILINE):
+        heading = re.match(r'## <a id="([\w-]+)"></a>(.*)\n', block)
+        if heading:
+            sections[heading[1]] = (heading[2], block[heading.end():].strip())
+    return sections
+
+
+def cmd_explain(args) -> int:
+    import difflib
+
+    sections = _troubleshooting_sections()
+    if not args.section:
+        print(_table(["section", "problem"], [[anchor, title] for anchor, (title, _) in sections.items()]))
+        return 0
+    anchor = args.section.rsplit("#", 1)[-1]  # also takes the whole pointer, docs/troubleshooting.md#anchor
+    if anchor not in sections:
+        close = difflib.get_close_matches(anchor, list(sections), n=3)
+        hint = f"did you mean {', '.join(close)}?" if close else "run `hfext explain` to list them"
+        raise CLIError(f"no troubleshooting section '{anchor}'; {hint}", docs="recipes-and-tour")
+    title, text = sections[anchor]
+    print(f"{title}\n{'=' * len(title)}\n\n{text}")
+    return 0
+
+
 def _saved_input_embeddings(model, model_dir: str):
     """The input-embedding matrix as stored in ``model.safetensors`` (None if the file is sharded or absent)."""
     from safetensors import safe_open
@@ -991,9 +1026,16 @@ def build_parser() -> argparse.ArgumentParser:
                                    "a summary table; exit status 1 if a chapter failed.")
     p.add_argument("--out_dir", default=None, help="where the pictures go (default: the checkout's docs/images)")
     p.add_argument("--smoke", action="store_true", help="tiny corpora, models and step counts: seconds per chapter (CI)")
-    p.add_argument("--chapters", nargs="+", type=int, default=None, metavar="N", help="only these chapters (1-9)")
+    p.add_argument("--chapters", nargs="+", type=int, default=None, metavar="N", help="only these chapters (1-10)")
     p.add_argument("--work_dir", default=None, help="keep the trained models here (default: a temporary folder)")
     p.set_defaults(func=cmd_tour)
+
+    p = sub.add_parser("explain", help="print the troubleshooting section an error message points to",
+                       description="Print a section of docs/troubleshooting.md: the message, its cause and the fix. "
+                                   "Without SECTION, list them all.")
+    p.add_argument("section", metavar="SECTION", nargs="?", default=None,
+                   help="the anchor an error ends with, e.g. pickle-weights (or docs/troubleshooting.md#pickle-weights)")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("cooccurrence", help="the window co-occurrence matrix of a small text, as a table (the lecture's slide)",
                        description="Count how often two words appear within --window words of each other in one sentence.")

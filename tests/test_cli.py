@@ -304,3 +304,18 @@ def test_every_recipe_prints_its_help(name, capsys):
     with pytest.raises(SystemExit) as exit_info:
         load_recipe(name).parse_args(["--help"])
     assert exit_info.value.code == 0 and "--output_dir" in capsys.readouterr().out
+
+
+def test_explain_prints_the_section_an_error_points_to(capsys):
+    from hfext.loading import UnsafeWeightsError
+
+    pointer = str(UnsafeWeightsError("only pickle")).split("(see ")[1].rstrip(")")  # docs/troubleshooting.md#pickle-weights
+    code, out, _ = run(capsys, "explain", pointer)
+    assert code == 0
+    assert out.startswith("Weights only as pickle\n======================\n") and "allow_pickle=True" in out
+    assert "## " not in out  # one section, not the next one
+    code, out, _ = run(capsys, "explain")
+    anchors = [line.split()[0] for line in out.splitlines()[2:]]
+    assert code == 0 and "pickle-weights" in anchors and "omp-threads" in anchors and len(anchors) >= 70
+    code, _, err = run(capsys, "explain", "pickle-weight")
+    assert code == 2 and "no troubleshooting section 'pickle-weight'; did you mean pickle-weights?" in err

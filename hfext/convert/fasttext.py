@@ -14,7 +14,7 @@ them, and only then moves the finished folder into place.
 
 The ``.bin`` layout (fastText's ``FastText::saveModel``, little-endian, no padding)::
 
-    int32 magic (793712314), int32 version (12)          -- absent in pre-2017 files, which start at dim
+    int32 magic (793712314), int32 version (12)          -- absent in files from before May 2017, which start at dim
     args:  int32 dim ws epoch minCount neg wordNgrams loss model bucket minn maxn lrUpdateRate, float64 t
     dict:  int32 size nwords nlabels, int64 ntokens, [int64 pruneidx_size]
            size x (word bytes, NUL, int64 count, int8 type), [pruneidx_size x (int32, int32)]
@@ -174,11 +174,11 @@ def read_fasttext_bin_info(path) -> FastTextBinInfo:
             if version not in SUPPORTED_VERSIONS:
                 raise FastTextFormatError(
                     f"{path} has fastText file format version {version}; hfext reads versions "
-                    f"{' and '.join(map(str, SUPPORTED_VERSIONS))} (fastText 0.2-0.9.x). Load it with the fastText "
+                    f"{' and '.join(map(str, SUPPORTED_VERSIONS))} (fastText 0.1.0 and later; 11: builds from mid-2017). Load it with the fastText "
                     "release that wrote it and save it again with fastText 0.9 (`model.save_model(...)`)"
                 )
             args = dict(zip(ARG_FIELDS, reader.unpack(_ARGS_STRUCT.format, "the training arguments")))
-        else:  # pre-2017 layout: no magic, the file starts with dim and ws
+        else:  # pre-May-2017 layout: no magic, the file starts with dim and ws
             rest = reader.unpack("<10id", "the training arguments") if file_size >= 8 + 48 else None
             args = dict(zip(ARG_FIELDS, (magic, version, *rest))) if rest else None
             version = None

@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 from hfext.data.corpus import gensim_test_data
-from hfext.errors import DocumentedError
+from hfext.errors import TROUBLESHOOTING, DocumentedError
 
 EXIT_USAGE = 2  # argparse's status for a usage error; every user mistake uses it
 
@@ -1164,8 +1164,11 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args) or 0
-    except DocumentedError as error:  # a user mistake (CLIError) or one the library explains: no traceback
-        if os.environ.get("HFEXT_DEBUG"):
+    except Exception as error:
+        # A user mistake: CLIError, or any error that names its troubleshooting section (every one hfext raises
+        # for bad input, also from the recipes `hfext train` runs) is one line; anything else is a bug: traceback.
+        explained = isinstance(error, DocumentedError) or f"{TROUBLESHOOTING}#" in str(error)
+        if not explained or os.environ.get("HFEXT_DEBUG"):
             raise
         print(f"hfext: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -151,6 +151,18 @@ def test_full_softmax_picks_the_autograd_backend_by_default(gensim_data, tmp_pat
     assert results["backend"] == "torch" and results["train_steps"] == 3 and np.isfinite(results["train_loss"])
 
 
+def test_evaluation_files_are_checked_before_training_and_never_cost_the_model(gensim_data, tmp_path, caplog):
+    with pytest.raises(FileNotFoundError, match="--analogies_file 'nothere.txt' is not a file") as error:
+        run(gensim_data, tmp_path / "a", "--analogies_file", "nothere.txt")
+    assert str(error.value).endswith("(see docs/troubleshooting.md#evaluation-files)")
+    assert not (tmp_path / "a").exists()  # refused before any work
+    # a file in the wrong format is found only when evaluating: a warning, and the trained model is saved
+    corpus = str(gensim_data / "lee_background.cor")
+    results = run(gensim_data, tmp_path / "b", "--similarity_file", corpus, "--max_train_steps", "2")
+    assert "similarity_spearman" not in results and (tmp_path / "b" / "model.safetensors").is_file()
+    assert "evaluation skipped, the model is saved anyway" in caplog.text
+
+
 def test_continue_training_from_a_saved_model(trained, gensim_data, tmp_path):
     output_dir, results = trained
     more = run(gensim_data, tmp_path, "--model_name_or_path", str(output_dir), "--num_train_epochs", "1")

@@ -82,6 +82,11 @@ def validate_common_args(args: argparse.Namespace) -> None:
     for path in args.train_file or []:
         if not os.path.exists(path):
             raise FileNotFoundError(f"--train_file {path!r} does not exist" + see("corpus-missing"))
+    for flag in ("analogies_file", "similarity_file"):  # checked now: a typo must not cost a whole training run
+        path = getattr(args, flag, None)
+        if path is not None and not os.path.isfile(path):
+            raise FileNotFoundError(f"--{flag} {path!r} is not a file; pass gensim's questions-words.txt / "
+                                    "wordsim353.tsv format, or leave the flag out" + see("evaluation-files"))
 
 
 def setup_accelerator(args: argparse.Namespace) -> Accelerator:

@@ -115,13 +115,19 @@ def keyed_vectors(model, tokenizer):
 
 
 def evaluate(vectors, args: argparse.Namespace) -> dict:
+    """Analogy accuracy and word-pair correlations on the evaluation files given. A file that gives nothing to
+    evaluate (wrong format, no known words) only warns: the trained model is still saved."""
     results = {}
-    if args.analogies_file:
-        results["analogy_accuracy"] = vectors.evaluate_word_analogies(args.analogies_file)[0]
-    if args.similarity_file:
-        pearson, spearman, oov = vectors.evaluate_word_pairs(args.similarity_file)
-        results.update(similarity_pearson=float(pearson[0]), similarity_spearman=float(spearman[0]),
-                       similarity_oov_percent=oov)
+    try:
+        if args.analogies_file:
+            results["analogy_accuracy"] = vectors.evaluate_word_analogies(args.analogies_file)[0]
+        if args.similarity_file:
+            pearson, spearman, oov = vectors.evaluate_word_pairs(args.similarity_file)
+            results.update(similarity_pearson=float(pearson[0]), similarity_spearman=float(spearman[0]),
+                           similarity_oov_percent=oov)
+    except (ValueError, KeyError, OSError) as error:
+        logger.warning("evaluation skipped, the model is saved anyway: %s (evaluate it later with `hfext eval "
+                       "analogies|similarity %s FILE`)", error, args.output_dir)
     return results
 
 

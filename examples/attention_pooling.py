@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -28,16 +27,16 @@ from hfext.attention import (
     scaled_dot_product_attention,
 )
 from hfext.cli import main as hfext
-
-REPO = Path(__file__).resolve().parent.parent
+from hfext.tour import pictures_dir
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out_dir", default=str(REPO / "docs" / "images"), help="where the pictures go")
+    parser.add_argument("--out_dir", default=None, help="where the pictures go (default: docs/images; with --smoke, a temporary folder)")
     parser.add_argument("--output_dir", default=None, help="unused (this chapter trains nothing it keeps)")
     parser.add_argument("--smoke", action="store_true", help="accepted for the tour; this chapter takes seconds anyway")
     args = parser.parse_args(argv)
+    args.out_dir = pictures_dir(args.out_dir, args.smoke)
     os.makedirs(args.out_dir, exist_ok=True)
 
     status = hfext(["plot", "kernel-regression", "--out", os.path.join(args.out_dir, "nadaraya_watson.png"),

@@ -35,9 +35,8 @@ import hfext  # noqa: F401  (registers hfext-bert with the Auto classes)
 from hfext.cli import main as hfext_cli
 from hfext.data import gensim_test_data
 from hfext.plots import analogy_pairs, pyplot, save_figure
-from hfext.tour import quiet
+from hfext.tour import pictures_dir, quiet
 
-REPO = Path(__file__).resolve().parent.parent
 TEMPLATES = ["{city} is the capital of {country} .", "the capital of {country} is {city} .",
              "{country} has its government in {city} .", "many people visit {city} every year .",
              "the president of {country} lives in {city} .", "{city} is the largest city in {country} ."]
@@ -90,12 +89,13 @@ def save_word_tokenizer(texts, directory: str) -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", default="./bert-capitals", help="where the model is saved")
-    parser.add_argument("--out_dir", default=str(REPO / "docs" / "images"), help="where the picture goes")
+    parser.add_argument("--out_dir", default=None, help="where the pictures go (default: docs/images; with --smoke, a temporary folder)")
     parser.add_argument("--train_file", default=None, help="your own corpus (default: the generated capitals corpus)")
     parser.add_argument("--max_train_steps", type=int, default=None, help="default 2500 (--smoke 20)")
     parser.add_argument("--sentence", default="the capital of france is [MASK] .", help="a sentence with one [MASK]")
     parser.add_argument("--smoke", action="store_true", help="a 1-layer toy, 20 steps (CI)")
     args = parser.parse_args(argv)
+    args.out_dir = pictures_dir(args.out_dir, args.smoke)
     # One thread: a model this small gains little from a second one, and on a shared CPU OpenMP's waiting
     # threads made steps 10-50x slower when another torch process was running.
     torch.set_num_threads(1)

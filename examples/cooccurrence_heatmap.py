@@ -25,8 +25,8 @@ import numpy as np
 from hfext.cli import main as hfext
 from hfext.data import one_hot
 from hfext.plots import plot_attention_heatmap
+from hfext.tour import pictures_dir
 
-REPO = Path(__file__).resolve().parent.parent
 LECTURE_TEXT = "I like deep learning. I like NLP. I enjoy flying."
 LECTURE_VOCAB = ["I", "like", "enjoy", "deep", "learning", "NLP", "flying", "."]
 
@@ -38,10 +38,11 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--window", type=int, default=1, help="words on each side that count (the slide: 1)")
-    parser.add_argument("--out_dir", default=str(REPO / "docs" / "images"), help="where the heatmap goes")
+    parser.add_argument("--out_dir", default=None, help="where the pictures go (default: docs/images; with --smoke, a temporary folder)")
     parser.add_argument("--output_dir", default=None, help="unused (this chapter trains nothing)")
     parser.add_argument("--smoke", action="store_true", help="accepted for the tour; this chapter is instant anyway")
     args = parser.parse_args(argv)
+    args.out_dir = pictures_dir(args.out_dir, args.smoke)
     os.makedirs(args.out_dir, exist_ok=True)
 
     vectors = one_hot(["like", "enjoy", "NLP"], LECTURE_VOCAB)

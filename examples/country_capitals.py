@@ -21,9 +21,7 @@ from pathlib import Path
 
 from hfext.cli import main as hfext
 from hfext.data import gensim_test_data
-from hfext.tour import quiet
-
-REPO = Path(__file__).resolve().parent.parent
+from hfext.tour import pictures_dir, quiet
 
 
 def main(argv=None) -> int:
@@ -32,9 +30,10 @@ def main(argv=None) -> int:
     parser.add_argument("--output_dir", default="./country-capitals-model")
     parser.add_argument("--section", default="capital-world", help="analogy section whose pairs are drawn")
     parser.add_argument("--out", default=None, help="the picture (default: OUT_DIR/country_capitals_FAMILY.png)")
-    parser.add_argument("--out_dir", default=str(REPO / "docs" / "images"), help="where the picture goes")
+    parser.add_argument("--out_dir", default=None, help="where the pictures go (default: docs/images; with --smoke, a temporary folder)")
     parser.add_argument("--smoke", action="store_true", help="2 epochs instead of the recipe's default (CI)")
     args = parser.parse_args(argv)
+    args.out_dir = pictures_dir(args.out_dir, args.smoke)
     data = gensim_test_data()
     if data is None:
         parser.error("this example trains on gensim's bundled corpus: `pip install gensim`")

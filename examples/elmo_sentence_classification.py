@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 import hfext  # noqa: F401  (registers hfext-elmo)
-from hfext.tour import quiet
+from hfext.tour import pictures_dir, quiet
 
 REPO = Path(__file__).resolve().parent.parent
 WHEN = ["yesterday", "today", "overnight", "again", "last week", "on monday"]
@@ -235,10 +235,11 @@ def run(argv=None) -> dict:
 
 
 def main(argv=None) -> int:
-    """The script's entry point: as :func:`run`, with the picture in docs/images/ unless ``--out_dir`` says."""
+    """The script's entry point: as :func:`run`, with the picture in docs/images/ (a temporary folder with
+    ``--smoke``) unless ``--out_dir`` says."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--out_dir" not in argv:
-        argv += ["--out_dir", str(REPO / "docs" / "images")]
+        argv += ["--out_dir", pictures_dir(None, "--smoke" in argv)]
     return 0 if run(argv) else 1
 
 

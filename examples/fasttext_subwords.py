@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 from hfext_fasttext import (
@@ -26,10 +25,9 @@ from hfext_fasttext import (
 from hfext.cli import main as hfext
 from hfext.data import gensim_test_data
 from hfext.plots import plot_attention_heatmap
-from hfext.tour import quiet
+from hfext.tour import pictures_dir, quiet
 from hfext.vectors import KeyedVectors
 
-REPO = Path(__file__).resolve().parent.parent
 # (a word of head500, an unseen variant of it)
 PAIRS = [("comput", "computerz"), ("languag", "languagez"), ("war", "warz"), ("film", "filmz")]
 
@@ -37,10 +35,11 @@ PAIRS = [("comput", "computerz"), ("languag", "languagez"), ("war", "warz"), ("f
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", default="./fasttext-subwords", help="where the two models are saved")
-    parser.add_argument("--out_dir", default=str(REPO / "docs" / "images"), help="where the picture goes")
+    parser.add_argument("--out_dir", default=None, help="where the pictures go (default: docs/images; with --smoke, a temporary folder)")
     parser.add_argument("--bucket", type=int, default=None, help="n-gram hash rows (default 200000; --smoke 20000)")
     parser.add_argument("--smoke", action="store_true", help="1 epoch and a small bucket table (CI)")
     args = parser.parse_args(argv)
+    args.out_dir = pictures_dir(args.out_dir, args.smoke)
     data = gensim_test_data()
     if data is None:
         parser.error("this example trains on gensim's bundled corpus: `pip install gensim`")

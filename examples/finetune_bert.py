@@ -41,9 +41,8 @@ import hfext  # noqa: F401  (registers hfext-bert with the Auto classes)
 from hfext.cli import main as hfext_cli
 from hfext.data import gensim_test_data
 from hfext.plots import pyplot, save_figure
-from hfext.tour import quiet
+from hfext.tour import pictures_dir, quiet
 
-REPO = Path(__file__).resolve().parent.parent
 PREMISES = ["we flew to {city} last week .", "my sister lives in {city} .", "the meeting is in {city} .",
             "he was born in {city} .", "they moved to {city} ."]
 HYPOTHESES = ["the city is in {country} .", "that place is in {country} .", "it is in {country} .",
@@ -92,7 +91,7 @@ def save_random_copy(pretrained: str, output_dir: str, seed: int = 0) -> None:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", default="./bert-finetuning", help="where the models are saved")
-    parser.add_argument("--out_dir", default=str(REPO / "docs" / "images"), help="where the picture goes")
+    parser.add_argument("--out_dir", default=None, help="where the pictures go (default: docs/images; with --smoke, a temporary folder)")
     parser.add_argument("--num_train_epochs", type=int, default=None, help="fine-tuning epochs (default 10, --smoke 1)")
     parser.add_argument("--learning_rate", type=float, default=1e-4, help="fine-tuning learning rate")
     parser.add_argument("--validation_countries", type=int, default=6, help="countries held out for validation")
@@ -100,6 +99,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seeds pretraining, the random copy and fine-tuning")
     parser.add_argument("--smoke", action="store_true", help="tiny models and step counts (CI)")
     args = parser.parse_args(argv)
+    args.out_dir = pictures_dir(args.out_dir, args.smoke)
     torch.set_num_threads(1)  # see examples/bert_fill_mask.py: two torch processes on 2 cores fight badly
     data = gensim_test_data()
     if data is None:

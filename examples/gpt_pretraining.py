@@ -25,9 +25,7 @@ import torch
 from hfext.cli import main as hfext
 from hfext.data import gensim_test_data
 from hfext.plots import pyplot, save_figure
-from hfext.tour import quiet
-
-REPO = Path(__file__).resolve().parent.parent
+from hfext.tour import pictures_dir, quiet
 
 
 class LossLog(logging.Handler):
@@ -47,11 +45,12 @@ class LossLog(logging.Handler):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", default="./gpt-head500", help="where the model is saved")
-    parser.add_argument("--out_dir", default=str(REPO / "docs" / "images"), help="where the picture goes")
+    parser.add_argument("--out_dir", default=None, help="where the pictures go (default: docs/images; with --smoke, a temporary folder)")
     parser.add_argument("--max_train_steps", type=int, default=None, help="default 400 (--smoke 30)")
     parser.add_argument("--prompt", default="the war", help="what the samples start with")
     parser.add_argument("--smoke", action="store_true", help="a 1-layer toy on 200 lines, 30 steps (CI)")
     args = parser.parse_args(argv)
+    args.out_dir = pictures_dir(args.out_dir, args.smoke)
     # One thread: a model this small gains little from a second one, and on a shared CPU OpenMP's waiting
     # threads made steps 10-50x slower when another torch process was running.
     torch.set_num_threads(1)

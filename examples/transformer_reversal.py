@@ -24,7 +24,7 @@ import torch
 
 import hfext  # noqa: F401  (registers hfext-transformer with the Auto classes)
 from hfext.plots import plot_attention_heatmap
-from hfext.tour import quiet
+from hfext.tour import pictures_dir, quiet
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -44,10 +44,11 @@ def main(argv=None) -> int:
     parser.add_argument("--output_dir", default="./transformer-reversal")
     parser.add_argument("--out", default=None,
                         help="the cross-attention heatmap (default: OUT_DIR/transformer_reversal_attention.png)")
-    parser.add_argument("--out_dir", default=str(REPO / "docs" / "images"), help="where the picture goes")
+    parser.add_argument("--out_dir", default=None, help="where the pictures go (default: docs/images; with --smoke, a temporary folder)")
     parser.add_argument("--smoke", action="store_true", help="1,000 training pairs and 2 epochs (CI)")
     parser.add_argument("--example", default="a b c d e f g", help="a source to reverse and draw")
     args = parser.parse_args(argv)
+    args.out_dir = pictures_dir(args.out_dir, args.smoke)
     out = args.out or os.path.join(args.out_dir, "transformer_reversal_attention.png")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
     torch.set_num_threads(1)  # a model this small gains nothing from more threads

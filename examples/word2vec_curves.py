@@ -25,10 +25,8 @@ import hfext  # noqa: F401  (registers hfext-skipgram / hfext-cbow with the Auto
 from hfext.cli import main as hfext_cli
 from hfext.data import gensim_test_data
 from hfext.plots import pyplot, save_figure
-from hfext.tour import quiet
+from hfext.tour import pictures_dir, quiet
 from hfext.vectors import KeyedVectors
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def epoch_scores(model_dir: Path, analogies: str, similarity: str) -> list[dict]:
@@ -51,11 +49,12 @@ def epoch_scores(model_dir: Path, analogies: str, similarity: str) -> list[dict]
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_dir", default="./word2vec-curves", help="where the two models are saved")
-    parser.add_argument("--out_dir", default=str(REPO / "docs" / "images"), help="where the picture goes")
+    parser.add_argument("--out_dir", default=None, help="where the pictures go (default: docs/images; with --smoke, a temporary folder)")
     parser.add_argument("--num_train_epochs", type=int, default=None, help="default 10 (--smoke: 2)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--smoke", action="store_true", help="the 60k-word Lee corpus and 2 epochs (CI)")
     args = parser.parse_args(argv)
+    args.out_dir = pictures_dir(args.out_dir, args.smoke)
     data = gensim_test_data()
     if data is None:
         parser.error("this example trains on gensim's bundled corpus: `pip install gensim`")

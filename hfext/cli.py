@@ -906,10 +906,11 @@ def _json_model_type(folder: Path) -> str | None:
 
 
 def cmd_tour(args) -> int:
-    from hfext.tour import PICTURES_DIR, TourError, run_tour, summary_table
+    from hfext.tour import TourError, pictures_dir, run_tour, summary_table
 
     try:
-        rows = run_tour(args.out_dir or PICTURES_DIR, smoke=args.smoke, chapters=args.chapters, work_dir=args.work_dir)
+        rows = run_tour(pictures_dir(args.out_dir, args.smoke), smoke=args.smoke, chapters=args.chapters,
+                        work_dir=args.work_dir)
     except (TourError, ValueError) as error:
         raise CLIError(str(error), docs="recipes-and-tour") from None
     print("\n" + summary_table(rows))
@@ -1024,7 +1025,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tour", help="run the lecture's guided tour (docs/tour/): every example, regenerating the pictures",
                        description="Run examples/ chapter by chapter in lecture order (docs/tour/README.md), then print "
                                    "a summary table; exit status 1 if a chapter failed.")
-    p.add_argument("--out_dir", default=None, help="where the pictures go (default: the checkout's docs/images)")
+    p.add_argument("--out_dir", default=None,
+                   help="where the pictures go (default: the checkout's docs/images; with --smoke, a temporary folder)")
     p.add_argument("--smoke", action="store_true", help="tiny corpora, models and step counts: seconds per chapter (CI)")
     p.add_argument("--chapters", nargs="+", type=int, default=None, metavar="N", help="only these chapters (1-10)")
     p.add_argument("--work_dir", default=None, help="keep the trained models here (default: a temporary folder)")

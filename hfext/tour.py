@@ -32,6 +32,15 @@ from .errors import DocumentedError, see
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 PICTURES_DIR = EXAMPLES_DIR.parent / "docs" / "images"
+SMOKE_PICTURES_DIR = Path(tempfile.gettempdir()) / "hfext-tour-smoke"
+
+
+def pictures_dir(out_dir: str | os.PathLike | None, smoke: bool) -> str:
+    """Where a chapter draws: ``--out_dir`` if given, else the docs' pictures for a full run. A smoke run's
+    pictures (tiny models, a few steps) must never replace the committed ones: they go to a temporary folder."""
+    if out_dir is not None:
+        return str(out_dir)
+    return str(SMOKE_PICTURES_DIR if smoke else PICTURES_DIR)
 
 
 @dataclass(frozen=True)

@@ -185,3 +185,16 @@ def test_quiet_hides_a_recipes_output_and_restores_logging(capsys):
         print("what failed")
         raise RuntimeError("boom")
     assert "what failed" in capsys.readouterr().out  # shown when the block fails
+
+
+def test_a_smoke_run_never_draws_over_the_docs_pictures(tmp_path):
+    from hfext.tour import PICTURES_DIR, SMOKE_PICTURES_DIR, pictures_dir
+
+    assert pictures_dir(None, smoke=False) == str(PICTURES_DIR)
+    assert pictures_dir(None, smoke=True) == str(SMOKE_PICTURES_DIR) and "docs" not in SMOKE_PICTURES_DIR.parts
+    assert pictures_dir(tmp_path, smoke=True) == str(tmp_path)
+    committed = PICTURES_DIR / "nadaraya_watson.png"
+    before = committed.stat().st_mtime_ns
+    proc = run_example("attention_pooling.py", "--smoke", cwd=tmp_path)  # no --out_dir
+    assert committed.stat().st_mtime_ns == before
+    assert str(SMOKE_PICTURES_DIR / "nadaraya_watson.png") in proc.stdout

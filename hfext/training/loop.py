@@ -141,6 +141,17 @@ def _save_checkpoint(accelerator: Accelerator, state: TrainingState, output_dir:
     accelerator.wait_for_everyone()
 
 
+def _flatten(config: dict, prefix: str = "") -> dict:
+    """{"model": {"window": 5}} -> {"model.window": 5}."""
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def _load_checkpoint(accelerator: Accelerator, path: Path, run_config: dict) -> TrainingState:
     state_path = path / STATE_FILE
     if not state_path.exists():
@@ -149,11 +160,9 @@ def _load_checkpoint(accelerator: Accelerator, path: Path, run_config: dict) -> 
             "written with --checkpointing_steps, or 'latest'" + see("resume-no-checkpoint")
         )
     saved = json.loads(state_path.read_text())
-    changed = {
-        key: (saved["run_config"].get(key), value)
-        for key, value in run_config.items()
-        if saved["run_config"].get(key) != value
-    }
+    # nested settings (the model config) compare key by key, so the message names `model.window`, not two dicts
+    old_config, new_config = _flatten(saved["run_config"]), _flatten(json.loads(json.dumps(run_config)))
+    changed = {key: (old_config.get(key), value) for key, value in new_config.items() if old_config.get(key) != value}
     if changed:
         details = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in sorted(changed.items()))
         raise ValueError(

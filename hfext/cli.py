@@ -942,7 +942,7 @@ def cmd_explain(args) -> int:
     if not args.section:
         print(_table(["section", "problem"], [[anchor, title] for anchor, (title, _) in sections.items()]))
         return 0
-    anchor = args.section.rsplit("#", 1)[-1]  # also takes the whole pointer, docs/troubleshooting.md#anchor
+    anchor = args.section.rsplit("#", 1)[-1].strip().lower()  # also takes the whole pointer, docs/troubleshooting.md#anchor
     if anchor not in sections:
         close = difflib.get_close_matches(anchor, list(sections), n=3)
         hint = f"did you mean {', '.join(close)}?" if close else "run `hfext explain` to list them"

@@ -82,5 +82,6 @@ def test_a_changed_message_is_caught():
 def test_contents_lists_every_section_in_page_order():
     text = PAGE.read_text()
     contents = text[text.index("## Contents"):text.index("\n## ", text.index("## Contents") + 1)]
-    listed = re.findall(r"\]\(#([\w-]+)\)", contents)
-    assert listed == re.findall(r'<a id="([\w-]+)"', text), "regenerate the page's Contents list from its sections"
+    listed = re.findall(r"- \[(.*)\]\(#([\w-]+)\)", contents)
+    sections = [(title, anchor) for anchor, title in re.findall(r'^## <a id="([\w-]+)"></a>(.*)$', text, re.MULTILINE)]
+    assert listed == sections, "regenerate the page's Contents list from its sections (titles and anchors)"

@@ -184,6 +184,10 @@ def _check_model_dir(model_dir: str, command: str) -> str:
         )
     config_file = path / "config.json"
     if not config_file.is_file():
+        from hfext.loading import not_a_model_hint
+
+        if checkpoint := not_a_model_hint(model_dir, FileNotFoundError("")):  # a step_N folder, not the model
+            raise CLIError(checkpoint, docs="model-dir")
         raise CLIError(
             f"'{model_dir}' has no config.json, so it is not a Hugging Face model directory; pass the folder "
             f"that `hfext train`'s --output_dir wrote, or {make_one}",

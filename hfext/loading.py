@@ -186,6 +186,23 @@ def check_model_type(config, name_or_path: str, auto_class=None, model_types: It
         )
 
 
+def not_a_model_hint(name: str, error: Exception) -> str:
+    """Why ``name`` holds no model, when the reason is a common mistake: a training checkpoint folder (it holds the
+    optimizer state to resume from, not a saved model) or a local path that does not exist (which transformers
+    would then try, and fail, as a Hub id). Otherwise ``error``'s own text."""
+    from .training.loop import STATE_FILE
+
+    path = Path(name).expanduser()
+    if (path / STATE_FILE).is_file() and not (path / "config.json").is_file():
+        return (f"'{name}' is a training checkpoint (pass it to --resume_from_checkpoint), not a saved model; pass "
+                f"the run's --output_dir '{path.parent}', where the final model is saved")
+    if not path.exists() and (os.sep in name or name.startswith(".") or path.parent != Path(".")):
+        return f"there is no folder '{name}' (check the path)"
+    if not path.exists():
+        return f"'{name}' is no local folder (check the path), and loading it as a Hub model id failed: {error}"
+    return str(error)
+
+
 def load_pretrained(name_or_path: str | os.PathLike, auto_class=None, model_types: Iterable[str] | None = None,
                     allow_pickle: bool = False, **kwargs):
     """``auto_class.from_pretrained(name_or_path, **kwargs)`` (default ``AutoModel``) after the checks in the
@@ -204,9 +221,11 @@ def load_pretrained(name_or_path: str | os.PathLike, auto_class=None, model_type
         config = AutoConfig.from_pretrained(name, **config_kwargs)
     except (OSError, ValueError, KeyError) as error:
         # OSError: no config.json there; ValueError/KeyError: an unknown model_type (its plugin not installed?)
+        reason = not_a_model_hint(name, error)
+        fix = ("" if reason != str(error) else "; pass a folder written by save_pretrained (with config.json) or a "
+               "Hub model id, and install the plugin of its model type")
         raise (OSError if isinstance(error, OSError) else LoadingError)(
-            f"cannot read a model config from {name!r} ({error}); pass a folder written by save_pretrained (with "
-            "config.json) or a Hub model id, and install the plugin of its model type"
+            f"cannot read a model config from {name!r}: {reason}{fix}" + see("model-dir")
         ) from None
     check_model_type(config, name, auto_class, model_types)
     if os.path.isdir(name):

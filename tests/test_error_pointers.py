@@ -82,8 +82,10 @@ def unpointed_errors(path: Path, documented: set[str], root: Path = REPO) -> lis
             continue
         if not isinstance(call, ast.Call):
             continue  # a bare `raise`, or re-raising an error object built elsewhere
-        name = _name(call.func)
-        if not _is_error_class(name) or name in EXEMPT_CLASSES or name in documented:
+        # `raise (OSError if ... else LoadingError)(...)`: each class it may build counts
+        names = [_name(f) for f in ((call.func.body, call.func.orelse) if isinstance(call.func, ast.IfExp) else (call.func,))]
+        errors = [name for name in names if _is_error_class(name) and name not in EXEMPT_CLASSES]
+        if not errors or all(name in documented for name in errors):
             continue
         if _names_a_section(call) or MARKER in lines[node.lineno - 1]:
             continue
@@ -117,9 +119,10 @@ def test_the_check_catches_an_error_without_a_section(tmp_path):
         "    if a == 4:\n        raise Derived('bad a')\n"
         "    if a == 5:\n        raise KeyError(a)  # internal: a mapping protocol\n"
         "    if a == 6:\n        return TypeError(f'bad {a}')\n"
+        "    if a == 7:\n        raise (OSError if a else Derived)('bad a')\n"
         "    raise ValueError('see docs/troubleshooting.md#x')\n"
     )
     documented = documented_classes([ast.parse(source.read_text())])
     assert documented == {"Documented", "Derived"}
     missing = unpointed_errors(source, documented, root=tmp_path)
-    assert [entry.split()[0] for entry in missing] == ["module.py:9", "module.py:19"]
+    assert [entry.split()[0] for entry in missing] == ["module.py:9", "module.py:19", "module.py:21"]

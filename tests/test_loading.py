@@ -237,3 +237,24 @@ def test_hub_repos_get_the_same_checks(saved, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "REFUSED: Hub repo 'tester/pickled' holds weights only as pickle (pytorch_model.bin)" in done.stdout
     assert "allow_pickle=True" in done.stdout and done.stdout.rstrip().endswith("OK")
+
+
+def test_a_checkpoint_folder_or_a_mistyped_path_is_named_as_such(tmp_path, monkeypatch):
+    import argparse
+
+    from hfext.training.finetune import load_tokenizer
+    from hfext.training.loop import STATE_FILE
+
+    checkpoint = tmp_path / "run" / "step_10"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / STATE_FILE).write_text("{}")
+    with pytest.raises((OSError, ValueError), match=r"is a training checkpoint \(pass it to --resume_from_checkpoint\), not a saved "
+                                      rf"model; pass the run's --output_dir '{tmp_path / 'run'}'") as error:
+        load_pretrained(str(checkpoint))
+    assert str(error.value).endswith("(see docs/troubleshooting.md#model-dir)")
+    with pytest.raises(OSError, match="there is no folder '.*/no/such/model' .check the path.") as error:
+        load_tokenizer(argparse.Namespace(tokenizer_name=None, model_name_or_path=str(tmp_path / "no/such/model")))
+    assert str(error.value).endswith("(see docs/troubleshooting.md#model-dir)")
+    monkeypatch.chdir(tmp_path)  # a bare name that is no folder here: the Hub is tried, and that is said
+    with pytest.raises(OSError, match="'bret' is no local folder .check the path., and loading it as a Hub model id"):
+        load_tokenizer(argparse.Namespace(tokenizer_name=None, model_name_or_path="bret"))

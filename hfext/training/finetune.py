@@ -274,8 +274,13 @@ def load_tokenizer(args: argparse.Namespace):
     try:
         return AutoTokenizer.from_pretrained(name)
     except (OSError, ValueError) as error:
+        from hfext.loading import not_a_model_hint
+
+        reason = not_a_model_hint(name, error)
+        if reason != str(error):  # a checkpoint folder or a mistyped path: the model path itself is wrong
+            raise OSError(f"no tokenizer found at {name!r}: {reason}" + see("model-dir")) from None
         raise OSError(f"no tokenizer found at {name!r} ({error}); pass --tokenizer_name with a saved tokenizer"
-                      + see("no-tokenizer")) from error
+                      + see("no-tokenizer")) from None
 
 
 def load_model(model_name_or_path: str, auto_class, **config_overrides):

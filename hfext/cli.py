@@ -470,6 +470,12 @@ def cmd_cooccurrence(args) -> int:
             raise CLIError(f"'{args.file}': {error}", docs="min-count") from None
     index = {w: i for i, w in enumerate(vocab.words)}
     ids = [[index.get(w, -1) for w in sentence] for sentence in tokens]  # -1: outside the vocabulary, dropped
+    if args.vocab:  # a typo in --vocab would otherwise be a silent row of zeros
+        seen = {w for sentence in tokens for w in sentence}
+        absent = [w for w in vocab.words if w not in seen]
+        if absent:
+            print(f"hfext: warning: --vocab word(s) never in '{args.file}' (case matters): {', '.join(absent)}",
+                  file=sys.stderr)
     matrix = cooccurrence_matrix(ids, len(vocab), args.window, symmetric=not args.directional,
                                  distance_weighting=args.distance_weighting)
     if args.out:

@@ -155,6 +155,8 @@ def test_cli_errors(tmp_path, capsys):
     assert ".tsv or .csv" in capsys.readouterr().err
     assert cli_main(["cooccurrence", str(corpus), "--vocab", "I,I"]) == 2
     assert "twice" in capsys.readouterr().err
+    assert cli_main(["cooccurrence", str(corpus), "--window", "1", "--vocab", "I,like,lov"]) == 0  # a typo: warned
+    assert "--vocab word(s) never in" in capsys.readouterr().err.split("lov")[0]
     (tmp_path / "empty.txt").write_text("\n")
     assert cli_main(["cooccurrence", str(tmp_path / "empty.txt")]) == 2
     assert "empty" in capsys.readouterr().err

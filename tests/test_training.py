@@ -152,6 +152,8 @@ def test_full_softmax_picks_the_autograd_backend_by_default(gensim_data, tmp_pat
 
 
 def test_evaluation_files_are_checked_before_training_and_never_cost_the_model(gensim_data, tmp_path, caplog):
+    with pytest.raises(ValueError, match="--workers must be >= 1 kernel threads, got 0"):
+        run(gensim_data, tmp_path / "a", "--workers", "0")
     with pytest.raises(FileNotFoundError, match="--analogies_file 'nothere.txt' is not a file") as error:
         run(gensim_data, tmp_path / "a", "--analogies_file", "nothere.txt")
     assert str(error.value).endswith("(see docs/troubleshooting.md#evaluation-files)")

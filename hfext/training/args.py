@@ -82,6 +82,10 @@ def validate_common_args(args: argparse.Namespace) -> None:
     for path in args.train_file or []:
         if not os.path.exists(path):
             raise FileNotFoundError(f"--train_file {path!r} does not exist" + see("corpus-missing"))
+    workers = getattr(args, "workers", None)  # the word-vector recipes' kernel threads
+    if workers is not None and workers < 1:
+        raise ValueError(f"--workers must be >= 1 kernel threads, got {workers}; leave it out to use every core"
+                         + see("pretraining-flags"))
     for flag in ("analogies_file", "similarity_file"):  # checked now: a typo must not cost a whole training run
         path = getattr(args, flag, None)
         if path is not None and not os.path.isfile(path):

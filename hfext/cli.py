@@ -1097,7 +1097,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("neighbors", help="nearest neighbours of a word by cosine similarity")
     p.add_argument("model_dir", metavar="MODEL_DIR", help=MODEL_DIR_HELP)
-    p.add_argument("word", metavar="WORD")
+    p.add_argument("word", metavar="WORD", help="the query word; --positive words are added to it, --negative ones "
+                                                "subtracted (king --negative man --positive woman)")
     p.add_argument("--topn", type=int, default=10, help="how many neighbours (default 10)")
     p.add_argument("--positive", nargs="+", action="extend", metavar="W", help="more words to add (king - man + woman)")
     p.add_argument("--negative", nargs="+", action="extend", metavar="W", help="words to subtract")
